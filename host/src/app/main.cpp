@@ -1,0 +1,3 @@
+#include "app/RelayServer.h"
+
+POCO_SERVER_MAIN(nautilus::relay::RelayServer)

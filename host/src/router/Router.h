@@ -1,0 +1,78 @@
+#pragma once
+// Topic-pattern + type subscriptions with NautilusTrader wildcard semantics (SPEC §7.4), and
+// fan-out of each decoded Message to every matching subscriber.
+//
+// Threads: route() is called by one thread at a time (the bus reader). subscribe()/unsubscribe()
+// may be called from any thread; they publish a new immutable table that route() picks up on its
+// next call, so route() never waits on a lock held by a subscriber or the HTTP threads.
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "common/Message.h"
+
+namespace nautilus::relay {
+
+/// Receives routed messages. onMessage runs on the router's calling thread and must be quick:
+/// a subscriber that does real work queues the message (see QueuedSubscriber) and returns.
+class Subscriber {
+public:
+    virtual ~Subscriber() = default;
+    virtual void onMessage(const Message& msg) noexcept = 0;
+};
+
+class Router {
+public:
+    using SubscriptionId = std::uint64_t;
+
+    Router();
+    ~Router();
+    Router(const Router&) = delete;
+    Router& operator=(const Router&) = delete;
+
+    /// types: routing types to accept (empty = any). Heartbeats reach only subscriptions whose
+    /// pattern is exactly "health:heartbeat". The subscriber must outlive its subscription.
+    SubscriptionId subscribe(std::string pattern, std::vector<std::string> types, Subscriber* subscriber);
+    void unsubscribe(SubscriptionId id);
+    std::size_t subscriptionCount() const;
+
+    /// Dispatches msg to every matching subscriber, in subscription order. Returns how many.
+    std::size_t route(const Message& msg);
+
+private:
+    struct Subscription {
+        SubscriptionId id;
+        std::string pattern;
+        std::vector<std::string> types;
+        Subscriber* subscriber;
+        bool heartbeatOnly;
+    };
+    struct Table {
+        std::vector<Subscription> subs;
+        std::uint64_t generation = 0;
+    };
+    using Matches = std::vector<const Subscription*>;
+
+    const Matches& matchesFor(std::string_view topic, bool heartbeat);
+
+    mutable std::mutex _writeMutex;           // serialises subscribe/unsubscribe
+    std::shared_ptr<const Table> _published;  // guarded by _writeMutex; read via atomic load
+    std::atomic<std::uint64_t> _generation{0};
+    std::atomic<std::uint64_t> _nextId{1};
+
+    // Owned by the routing thread only.
+    std::shared_ptr<const Table> _current;
+    std::uint64_t _cachedGeneration = ~0ull;
+    struct StringHash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+    };
+    std::unordered_map<std::string, Matches, StringHash, std::equal_to<>> _cache;
+};
+
+}  // namespace nautilus::relay
