@@ -131,17 +131,17 @@ std::string render(const Poco::Redis::RedisType::Ptr& reply)
     }
     switch (reply->type()) {
     case Poco::Redis::RedisTypeTraits<Poco::Int64>::TypeId:
-        return std::to_string(static_cast<Poco::Redis::Type<Poco::Int64>*>(reply.get())->value());
+        return std::to_string(static_cast<const Poco::Redis::Type<Poco::Int64>*>(reply.get())->value());
     case Poco::Redis::RedisTypeTraits<std::string>::TypeId:
-        return static_cast<Poco::Redis::Type<std::string>*>(reply.get())->value();
+        return static_cast<const Poco::Redis::Type<std::string>*>(reply.get())->value();
     case Poco::Redis::RedisTypeTraits<Poco::Redis::BulkString>::TypeId: {
-        const auto& b = static_cast<Poco::Redis::Type<Poco::Redis::BulkString>*>(reply.get())->value();
+        const auto& b = static_cast<const Poco::Redis::Type<Poco::Redis::BulkString>*>(reply.get())->value();
         return b.isNull() ? std::string() : b.value();
     }
     case Poco::Redis::RedisTypeTraits<Poco::Redis::Error>::TypeId:
-        throw std::runtime_error(static_cast<Poco::Redis::Type<Poco::Redis::Error>*>(reply.get())->value().getMessage());
+        throw std::runtime_error(static_cast<const Poco::Redis::Type<Poco::Redis::Error>*>(reply.get())->value().getMessage());
     case Poco::Redis::RedisTypeTraits<Poco::Redis::Array>::TypeId: {
-        const auto& a = static_cast<Poco::Redis::Type<Poco::Redis::Array>*>(reply.get())->value();
+        const auto& a = static_cast<const Poco::Redis::Type<Poco::Redis::Array>*>(reply.get())->value();
         std::string out;
         if (a.isNull()) {
             return out;

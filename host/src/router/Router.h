@@ -54,7 +54,6 @@ private:
     };
     struct Table {
         std::vector<Subscription> subs;
-        std::uint64_t generation = 0;
     };
     using Matches = std::vector<const Subscription*>;
 

@@ -1,0 +1,85 @@
+#include "router/Router.h"
+
+#include <algorithm>
+
+#include "router/TopicPattern.h"
+
+namespace nautilus::relay {
+
+namespace {
+// Bounds the per-topic cache so a producer inventing topics cannot grow memory without limit.
+constexpr std::size_t kMaxCachedTopics = 100'000;
+}  // namespace
+
+Router::Router() : _published(std::make_shared<const Table>()) {}
+
+Router::~Router() = default;
+
+Router::SubscriptionId Router::subscribe(std::string pattern, std::vector<std::string> types, Subscriber* subscriber)
+{
+    std::lock_guard lock(_writeMutex);
+    auto next = std::make_shared<Table>(*std::atomic_load(&_published));
+    const SubscriptionId id = _nextId.fetch_add(1, std::memory_order_relaxed);
+    const bool heartbeatOnly = pattern == kHeartbeatTopic;
+    next->subs.push_back(Subscription{id, std::move(pattern), std::move(types), subscriber, heartbeatOnly});
+    std::atomic_store(&_published, std::shared_ptr<const Table>(std::move(next)));
+    _generation.fetch_add(1, std::memory_order_release);
+    return id;
+}
+
+void Router::unsubscribe(SubscriptionId id)
+{
+    std::lock_guard lock(_writeMutex);
+    auto next = std::make_shared<Table>(*std::atomic_load(&_published));
+    std::erase_if(next->subs, [id](const Subscription& s) { return s.id == id; });
+    std::atomic_store(&_published, std::shared_ptr<const Table>(std::move(next)));
+    _generation.fetch_add(1, std::memory_order_release);
+}
+
+std::size_t Router::subscriptionCount() const
+{
+    return std::atomic_load(&_published)->subs.size();
+}
+
+const Router::Matches& Router::matchesFor(std::string_view topic, bool heartbeat)
+{
+    auto it = _cache.find(topic);
+    if (it != _cache.end()) {
+        return it->second;
+    }
+    if (_cache.size() >= kMaxCachedTopics) {
+        _cache.clear();
+    }
+    Matches matches;
+    for (const auto& sub : _current->subs) {
+        // Heartbeats are health signals: only an exact "health:heartbeat" subscription gets them.
+        const bool ok = heartbeat ? sub.heartbeatOnly : topicMatches(sub.pattern, topic);
+        if (ok) {
+            matches.push_back(&sub);
+        }
+    }
+    return _cache.emplace(std::string(topic), std::move(matches)).first->second;
+}
+
+std::size_t Router::route(const Message& msg)
+{
+    const std::uint64_t gen = _generation.load(std::memory_order_acquire);
+    if (gen != _cachedGeneration) {
+        // The cache holds pointers into the table it was built from, so both change together.
+        _current = std::atomic_load(&_published);
+        _cache.clear();
+        _cachedGeneration = gen;
+    }
+    std::size_t delivered = 0;
+    for (const Subscription* sub : matchesFor(msg.topic, msg.heartbeat)) {
+        if (!sub->types.empty() &&
+            std::find(sub->types.begin(), sub->types.end(), msg.type) == sub->types.end()) {
+            continue;
+        }
+        sub->subscriber->onMessage(msg);
+        ++delivered;
+    }
+    return delivered;
+}
+
+}  // namespace nautilus::relay
