@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages nautilus-relay needs to build, test and run its demo.
+# Idempotent: does nothing when everything is already installed. Run as root.
+set -euo pipefail
+
+packages=(
+  g++ cmake ninja-build pkg-config make   # toolchain (CMake 3.25 on Debian 12)
+  libpoco-dev                             # ServerApplication, HTTP server, Redis client, JSON
+  libspdlog-dev                           # logging
+  libmsgpack-cxx-dev                      # MessagePack payloads (header-only)
+  libgtest-dev libgmock-dev               # unit and integration tests
+  libbenchmark-dev                        # benchmarks
+  redis-server                            # tests and the demo start their own private instance
+  curl                                    # the demo prints /status with it
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: missing packages: ${missing[*]} (run as root, or install them with apt-get)" >&2
+  exit 1
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}"
+# The packaged redis-server service is not used: tests and the demo run private instances.
+if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+  systemctl disable --now redis-server >/dev/null 2>&1 || true
+fi
