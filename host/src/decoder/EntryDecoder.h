@@ -7,6 +7,8 @@
 #include <string_view>
 
 #include "common/Message.h"
+#include "decoder/JsonValidator.h"
+#include "decoder/MsgpackJson.h"
 
 namespace nautilus::relay {
 
@@ -30,10 +32,17 @@ public:
     RejectStage stage() const { return _stage; }
 
 private:
+    bool reject(RejectStage stage, std::string_view reason);
+    bool rejectEncoding(std::string_view text);
+    bool decodeJson(std::string_view payload, std::string_view headerType, Message& out);
+    bool decodeMsgpack(std::string_view payload, std::string_view headerType, Message& out);
+
     std::string _error;
     RejectStage _stage = RejectStage::None;
     std::string _json;      // MessagePack transcoded to JSON
     std::string _typeBuf;   // routing type when it had to be unescaped
+    JsonValidator _jsonValidator;
+    MsgpackJson _msgpack;
 };
 
 }  // namespace nautilus::relay
