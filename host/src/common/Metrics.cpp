@@ -96,7 +96,31 @@ std::string PromWriter::escapeLabel(std::string_view value)
 {
     std::string out;
     out.reserve(value.size());
-    for (char c : value) {
+    for (std::size_t i = 0; i < value.size(); ++i) {
+        const char c = value[i];
+        const auto u = static_cast<unsigned char>(c);
+        if (u >= 0x80) {
+            // Label values must be UTF-8: copy well-formed sequences, replace stray bytes by U+FFFD.
+            std::size_t n = (u >= 0xC2 && u <= 0xDF) ? 2 : (u >= 0xE0 && u <= 0xEF) ? 3 : (u >= 0xF0 && u <= 0xF4) ? 4 : 0;
+            bool ok = n != 0 && i + n <= value.size();
+            for (std::size_t k = 1; ok && k < n; ++k) {
+                ok = (static_cast<unsigned char>(value[i + k]) & 0xC0) == 0x80;
+            }
+            if (ok && n == 3) {
+                const auto b1 = static_cast<unsigned char>(value[i + 1]);
+                ok = !(u == 0xE0 && b1 < 0xA0) && !(u == 0xED && b1 > 0x9F);
+            } else if (ok && n == 4) {
+                const auto b1 = static_cast<unsigned char>(value[i + 1]);
+                ok = !(u == 0xF0 && b1 < 0x90) && !(u == 0xF4 && b1 > 0x8F);
+            }
+            if (ok) {
+                out.append(value.substr(i, n));
+                i += n - 1;
+            } else {
+                out.append("\xEF\xBF\xBD");
+            }
+            continue;
+        }
         switch (c) {
         case '\\': out += "\\\\"; break;
         case '"': out += "\\\""; break;
