@@ -15,7 +15,7 @@ public:
     struct Options {
         bool appendOnly = false;             ///< AOF on (data survives restart())
         std::string password;                ///< requirepass
-        std::vector<std::string> extraArgs;  ///< e.g. {"--user", "alice on >pw ~* +@all"}
+        std::vector<std::string> extraArgs;  ///< e.g. {"--user", "alice", "on", ">pw", "~*", "+@all"}
     };
     RedisServer();
     explicit RedisServer(Options options);

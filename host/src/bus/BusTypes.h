@@ -92,6 +92,7 @@ struct BusSnapshot {
     std::uint64_t rejected = 0;
     std::uint64_t heartbeats = 0;
     std::uint64_t trimGaps = 0;
+    std::uint64_t trimmedEntries = 0;    ///< entries known lost in trim gaps (all streams)
     std::uint64_t resets = 0;
     bool backpressured = false;          ///< the reader is waiting for downstream queues
     std::vector<StreamStatus> streams;

@@ -6,6 +6,23 @@
 //
 // Threads: start()/stop() from the application thread; snapshot()/positions() from any thread
 // (they copy small state under a short mutex that the reader takes only between batches).
+//
+// Behaviour in short (details in StreamReader.cpp, StreamCursor.h):
+//  - one XREAD COUNT/BLOCK for all streams; every entry is decoded (EntryDecoder) and routed
+//    (Router::route) on the reader thread; a rejected entry is logged, counted and consumed;
+//  - route() may block (full downstream queue): the reader then issues no further XREAD, Redis
+//    is the buffer; snapshot().backpressured says so (a route call slower than 50 ms);
+//  - between reads, on timers: SCAN discovery (discoveryIntervalMs) and a pipelined
+//    XINFO STREAM per stream (monitorIntervalMs) for lag, trim gaps and resets;
+//  - any socket error, timeout (blockMs + readTimeoutMs) or protocol error closes the link; it
+//    reconnects with Backoff and resumes after each stream's last delivered id.
+// Metrics (MetricsRegistry::global()): nautilus_relay_bus_received_total,
+// nautilus_relay_messages_received_total{type}, nautilus_relay_messages_rejected_total{stage},
+// nautilus_relay_decode_route_seconds, nautilus_relay_bus_{heartbeats,reconnects,trim_gaps,
+// trimmed_entries,resets}_total, and from a collector nautilus_relay_bus_state{state},
+// nautilus_relay_bus_backpressured, nautilus_relay_stream_{lag,last_id_ms}{stream},
+// nautilus_relay_stream_{received,trim_gaps,trimmed_entries,resets}_total{stream}.
+// Logs go to the "relay.bus" logger.
 #include <functional>
 #include <map>
 #include <memory>
