@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is needed, builds, and runs every test:
 #   1. unit + integration tests under AddressSanitizer + UndefinedBehaviorSanitizer;
-#   2. the concurrency tests (router, queues, bus, state) under ThreadSanitizer.
+#   2. the concurrency tests (router, queues, bus, state, plugin workers) under ThreadSanitizer.
 # Each test starts its own redis-server on a free loopback port. Exit status: 0 = all passed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,8 +24,8 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 echo "== build (TSan, concurrency tests)"
 cmake -S . -B "$build_tsan" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-g -O1" \
   -DNR_SANITIZE=thread -DNR_BUILD_BENCHMARKS=OFF >/dev/null
-cmake --build "$build_tsan" -j "$jobs" --target unit_router integration_tests
+cmake --build "$build_tsan" -j "$jobs" --target unit_router unit_plugin integration_tests
 
 echo "== tests (TSan)"
 export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
-(cd "$build_tsan" && ctest --output-on-failure -j "$jobs" --timeout 300 -R "^(RouterTest|QueuedSubscriberTest|Bus|State)")
+(cd "$build_tsan" && ctest --output-on-failure -j "$jobs" --timeout 300 -R "^(RouterTest|QueuedSubscriberTest|Bus|State|PluginHost|PluginIsolation)")
