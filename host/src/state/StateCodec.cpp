@@ -3,6 +3,7 @@
 #include <charconv>
 #include <set>
 
+#include "bus/StreamKeys.h"
 #include "common/Time.h"
 
 namespace nautilus::relay::state {
@@ -25,20 +26,7 @@ std::string checkpointKey(std::string_view prefix, std::string_view instanceId)
 
 std::string registryPattern(std::string_view prefix)
 {
-    return globEscape(prefix) + ":instance:*";
-}
-
-std::string globEscape(std::string_view text)
-{
-    std::string out;
-    out.reserve(text.size());
-    for (const char c : text) {
-        if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\') {
-            out += '\\';
-        }
-        out += c;
-    }
-    return out;
+    return StreamKeys::escapeGlob(prefix) + ":instance:*";
 }
 
 std::string formatCheckpointValue(const StreamPosition& position)

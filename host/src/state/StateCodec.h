@@ -25,9 +25,6 @@ std::string checkpointKey(std::string_view prefix, std::string_view instanceId);
 /// SCAN MATCH pattern for every instance's registry hash: the prefix glob-escaped + ":instance:*".
 std::string registryPattern(std::string_view prefix);
 
-/// Escapes the Redis glob metacharacters (* ? [ ] \) with a backslash.
-std::string globEscape(std::string_view text);
-
 /// "<id>" or "<id> <ordinal>" (ordinal >= 0).
 std::string formatCheckpointValue(const StreamPosition& position);
 /// Accepts what formatCheckpointValue writes; nullopt for anything else (bad id, junk, extra

@@ -26,7 +26,6 @@ TEST(StateCodecTest, KeysFollowThePrefixAndInstance)
 
 TEST(StateCodecTest, RegistryPatternEscapesGlobCharactersOfThePrefix)
 {
-    EXPECT_EQ(globEscape("a*b?c[d]e\\f"), "a\\*b\\?c\\[d\\]e\\\\f");
     EXPECT_EQ(registryPattern("relay[1]*"), "relay\\[1\\]\\*:instance:*");
 }
 
