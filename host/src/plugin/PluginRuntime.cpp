@@ -6,7 +6,7 @@
 
 #include "common/Logging.h"
 #include "common/Time.h"
-#include "plugin/JsonText.h"
+#include "decoder/JsonValidator.h"
 
 namespace nautilus::relay {
 
@@ -888,11 +888,14 @@ nr_status PluginRuntime::pluginSubscribe(std::string_view pattern, std::string_v
 
 nr_status PluginRuntime::pluginPublish(std::string_view topic, std::string_view type, std::string_view payload)
 {
+    // The same strict validator the bus uses, so a published payload can be embedded as-is in
+    // the frames sent to WebSocket clients.
+    thread_local JsonValidator json;
     const bool ownTopic = topic.size() > _ownTopicPrefix.size() &&
                           topic.compare(0, _ownTopicPrefix.size(), _ownTopicPrefix) == 0;
     if (!ownTopic || topic.size() > kMaxTopicBytes || hasControl(topic) ||
         topic.find_first_of("*?") != std::string_view::npos || type.size() > kMaxTypeBytes || hasControl(type) ||
-        !isJsonText(payload)) {
+        !json.validate(payload)) {
         _publishRejected.fetch_add(1, std::memory_order_relaxed);
         return NR_ERR_INVALID_ARGUMENT;
     }
