@@ -1,6 +1,7 @@
 #include "router/Router.h"
 
 #include <algorithm>
+#include <thread>
 
 #include "router/TopicPattern.h"
 
@@ -9,6 +10,7 @@ namespace nautilus::relay {
 namespace {
 // Bounds the per-topic cache so a producer inventing topics cannot grow memory without limit.
 constexpr std::size_t kMaxCachedTopics = 100'000;
+thread_local bool tlInRoute = false;
 }  // namespace
 
 Router::Router() : _published(std::make_shared<const Table>()) {}
@@ -33,7 +35,21 @@ void Router::unsubscribe(SubscriptionId id)
     auto next = std::make_shared<Table>(*std::atomic_load(&_published));
     std::erase_if(next->subs, [id](const Subscription& s) { return s.id == id; });
     std::atomic_store(&_published, std::shared_ptr<const Table>(std::move(next)));
-    _generation.fetch_add(1, std::memory_order_release);
+    const std::uint64_t gen = _generation.fetch_add(1, std::memory_order_seq_cst) + 1;
+    if (tlInRoute) {
+        return;  // a handler unsubscribing itself: the current route() is this very call
+    }
+    // Wait until the routing thread is idle or has picked up a table without this subscription,
+    // so the caller may destroy the subscriber right away. route() is short: spin, then yield.
+    for (int spins = 0;; ++spins) {
+        const std::uint64_t active = _active.load(std::memory_order_seq_cst);
+        if (active == kIdle || (active != kEntering && active >= gen)) {
+            return;
+        }
+        if (spins > 64) {
+            std::this_thread::yield();
+        }
+    }
 }
 
 std::size_t Router::subscriptionCount() const
@@ -63,13 +79,24 @@ const Router::Matches& Router::matchesFor(std::string_view topic, bool heartbeat
 
 std::size_t Router::route(const Message& msg)
 {
-    const std::uint64_t gen = _generation.load(std::memory_order_acquire);
+    _active.store(kEntering, std::memory_order_seq_cst);
+    const std::uint64_t gen = _generation.load(std::memory_order_seq_cst);
     if (gen != _cachedGeneration) {
         // The cache holds pointers into the table it was built from, so both change together.
         _current = std::atomic_load(&_published);
         _cache.clear();
         _cachedGeneration = gen;
     }
+    _active.store(gen, std::memory_order_seq_cst);
+    struct Leave {
+        std::atomic<std::uint64_t>& active;
+        ~Leave()
+        {
+            tlInRoute = false;
+            active.store(kIdle, std::memory_order_release);
+        }
+    } leave{_active};
+    tlInRoute = true;
     std::size_t delivered = 0;
     for (const Subscription* sub : matchesFor(msg.topic, msg.heartbeat)) {
         if (!sub->types.empty() &&

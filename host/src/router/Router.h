@@ -38,6 +38,8 @@ public:
     /// types: routing types to accept (empty = any). Heartbeats reach only subscriptions whose
     /// pattern is exactly "health:heartbeat". The subscriber must outlive its subscription.
     SubscriptionId subscribe(std::string pattern, std::vector<std::string> types, Subscriber* subscriber);
+    /// When this returns, the subscriber gets no further call: it waits for a route() in
+    /// progress on the old table to finish (unless called from inside a handler).
     void unsubscribe(SubscriptionId id);
     std::size_t subscriptionCount() const;
 
@@ -63,6 +65,11 @@ private:
     std::shared_ptr<const Table> _published;  // guarded by _writeMutex; read via atomic load
     std::atomic<std::uint64_t> _generation{0};
     std::atomic<std::uint64_t> _nextId{1};
+    // Generation of the table the routing thread is using; kIdle outside route(), kEntering
+    // while it picks the table up. unsubscribe() waits on it (Dekker-style, seq_cst).
+    static constexpr std::uint64_t kIdle = ~0ull;
+    static constexpr std::uint64_t kEntering = ~0ull - 1;
+    std::atomic<std::uint64_t> _active{kIdle};
 
     // Owned by the routing thread only.
     std::shared_ptr<const Table> _current;

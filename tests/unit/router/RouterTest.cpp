@@ -200,3 +200,52 @@ TEST(QueuedSubscriberTest, HandlerExceptionIsCountedAndWorkerGoesOn)
     EXPECT_EQ(q.errors(), 1u);
     EXPECT_EQ(q.handled(), 2u);
 }
+
+TEST(RouterTest, UnsubscribeWaitsForARouteInProgress)
+{
+    class Slow : public Subscriber {
+    public:
+        void onMessage(const Message&) noexcept override
+        {
+            entered = true;
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            finished = true;
+        }
+        std::atomic<bool> entered{false};
+        std::atomic<bool> finished{false};
+    };
+    Router router;
+    Slow slow;
+    const auto id = router.subscribe("*", {}, &slow);
+    std::thread routing([&] { router.route(make("data.x")); });
+    while (!slow.entered) {
+        std::this_thread::yield();
+    }
+    router.unsubscribe(id);
+    // Once unsubscribe returns the subscriber may be destroyed: no call may still be running.
+    EXPECT_TRUE(slow.finished.load());
+    routing.join();
+}
+
+TEST(RouterTest, HandlerMayUnsubscribeItselfWithoutDeadlock)
+{
+    class SelfRemoving : public Subscriber {
+    public:
+        void onMessage(const Message&) noexcept override
+        {
+            ++calls;
+            router->unsubscribe(id);
+        }
+        Router* router = nullptr;
+        Router::SubscriptionId id = 0;
+        int calls = 0;
+    };
+    Router router;
+    SelfRemoving s;
+    s.router = &router;
+    s.id = router.subscribe("*", {}, &s);
+    router.route(make("data.x"));
+    router.route(make("data.x"));
+    EXPECT_EQ(s.calls, 1);
+    EXPECT_EQ(router.subscriptionCount(), 0u);
+}
