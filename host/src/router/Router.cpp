@@ -35,7 +35,13 @@ void Router::unsubscribe(SubscriptionId id)
     auto next = std::make_shared<Table>(*std::atomic_load(&_published));
     std::erase_if(next->subs, [id](const Subscription& s) { return s.id == id; });
     std::atomic_store(&_published, std::shared_ptr<const Table>(std::move(next)));
-    const std::uint64_t gen = _generation.fetch_add(1, std::memory_order_seq_cst) + 1;
+    _generation.fetch_add(1, std::memory_order_seq_cst);
+}
+
+void Router::unsubscribeAndWait(SubscriptionId id)
+{
+    unsubscribe(id);
+    const std::uint64_t gen = _generation.load(std::memory_order_seq_cst);
     if (tlInRoute) {
         return;  // a handler unsubscribing itself: the current route() is this very call
     }

@@ -38,9 +38,14 @@ public:
     /// types: routing types to accept (empty = any). Heartbeats reach only subscriptions whose
     /// pattern is exactly "health:heartbeat". The subscriber must outlive its subscription.
     SubscriptionId subscribe(std::string pattern, std::vector<std::string> types, Subscriber* subscriber);
-    /// When this returns, the subscriber gets no further call: it waits for a route() in
-    /// progress on the old table to finish (unless called from inside a handler).
+    /// Removes the subscription. A route() already in progress may still call the subscriber
+    /// once: callers that destroy the subscriber right away use unsubscribeAndWait().
     void unsubscribe(SubscriptionId id);
+    /// unsubscribe(), then wait until no route() still uses the old table, so the subscriber
+    /// may be destroyed on return. Never call it while route() may be blocked inside this very
+    /// subscriber (e.g. waiting for room in its queue): that would wait forever. From inside a
+    /// handler it does not wait.
+    void unsubscribeAndWait(SubscriptionId id);
     std::size_t subscriptionCount() const;
 
     /// Dispatches msg to every matching subscriber, in subscription order. Returns how many.

@@ -98,7 +98,7 @@ TEST(RouterTest, ConcurrentSubscribeWhileRouting)
         std::vector<Collector> extra(50);
         for (auto& c : extra) {
             const auto id = router.subscribe("data.*", {}, &c);
-            router.unsubscribe(id);
+            router.unsubscribeAndWait(id);  // `extra` is destroyed when this thread ends
         }
         done = true;
     });
@@ -221,8 +221,8 @@ TEST(RouterTest, UnsubscribeWaitsForARouteInProgress)
     while (!slow.entered) {
         std::this_thread::yield();
     }
-    router.unsubscribe(id);
-    // Once unsubscribe returns the subscriber may be destroyed: no call may still be running.
+    router.unsubscribeAndWait(id);
+    // Once unsubscribeAndWait returns the subscriber may be destroyed: no call may still be running.
     EXPECT_TRUE(slow.finished.load());
     routing.join();
 }
@@ -234,7 +234,7 @@ TEST(RouterTest, HandlerMayUnsubscribeItselfWithoutDeadlock)
         void onMessage(const Message&) noexcept override
         {
             ++calls;
-            router->unsubscribe(id);
+            router->unsubscribeAndWait(id);
         }
         Router* router = nullptr;
         Router::SubscriptionId id = 0;
