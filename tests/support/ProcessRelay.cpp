@@ -32,6 +32,7 @@ RelayProcess::Settings RelayProcess::defaults(const RedisServer& redis)
         {"state.refresh_ms", "200"},
         {"state.registry_ttl_ms", "2000"},
         {"state.checkpoint_interval_ms", "100"},
+        {"plugins.dirs", ""},  // no plugins from this machine's install directories
     };
 }
 

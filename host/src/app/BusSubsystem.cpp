@@ -6,6 +6,7 @@
 #include "bus/StreamReader.h"
 #include "common/Logging.h"
 #include "common/Time.h"
+#include "plugin/PluginHost.h"
 
 namespace nautilus::relay {
 
@@ -29,6 +30,11 @@ void BusSubsystem::initialize(Poco::Util::Application& app)
             options, [this] { return _reader->snapshot(); }, [this] { return _reader->positions(); });
     }
     _reader = std::make_unique<StreamReader>(cfg.bus, server.router(), _state.get());
+    if (PluginHost* plugins = server.plugins()) {
+        // Router::route is single-threaded: the plugin host's publisher routes plugin
+        // publications under a lock, so the reader must route through the host too.
+        _reader->setRouteFunction([plugins](const Message& msg) { return plugins->route(msg); });
+    }
     if (_state) {
         _state->start();
     }

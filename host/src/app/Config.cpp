@@ -13,6 +13,12 @@
 #include <Poco/Exception.h>
 #include <Poco/Util/PropertyFileConfiguration.h>
 
+#include "plugin/PluginOptions.h"
+
+#ifndef NR_DEFAULT_PLUGIN_DIRS
+#define NR_DEFAULT_PLUGIN_DIRS "/usr/local/lib/nautilus-relay/plugins"
+#endif
+
 namespace nautilus::relay {
 
 namespace {
@@ -70,8 +76,22 @@ const ConfigKeySpec kSchema[] = {
     // --- this instance
     {"relay.instance_id", T::String, "", "this instance's name in the registry and checkpoints (empty: <hostname>:<http.port>)"},
     {"relay.log_messages", T::List, "", "comma-separated topic patterns whose messages are logged at debug on logger relay.messages (empty: off)"},
-    // --- plugins (the loader arrives with the plugin SDK)
-    {"plugins.dirs", T::List, "", "plugin directories, comma-separated, scanned in order"},
+    // --- plugins: host-wide keys (host/src/plugin/PluginOptions.h); each per-plugin setting
+    //     below can be overridden for one plugin as plugins.<name>.<key>
+    {"plugins.dirs", T::List, NR_DEFAULT_PLUGIN_DIRS, "plugin directories, comma-separated, scanned in order (a missing directory is skipped)"},
+    {"plugins.files", T::List, "", "plugin shared objects to load, comma-separated, before the directories"},
+    {"plugins.queue_capacity", T::Int, "10000", "messages queued per plugin", 1, 100000000},
+    {"plugins.full_policy", T::Enum, "block", "a full plugin queue: block the bus reader (backpressure to Redis) or drop and count", 0, 0, 0, 0, "block|drop"},
+    {"plugins.failure_threshold", T::Int, "10", "consecutive handler failures after which a plugin is failed (0 = never)", 0, 1000000000},
+    {"plugins.handler_warn_ms", T::Int, "1000", "a handler call longer than this is logged and counted", 1, 86400000},
+    {"plugins.handler_fail_ms", T::Int, "30000", "a handler call longer than this fails the plugin (0 = never; else >= handler_warn_ms)", 0, 86400000},
+    {"plugins.restart", T::Bool, "true", "restart a failed plugin automatically, with backoff"},
+    {"plugins.restart_backoff_ms", T::Int, "1000", "first automatic restart delay, doubled per attempt", 1, 86400000},
+    {"plugins.restart_backoff_max_ms", T::Int, "60000", "cap of the automatic restart delay", 1, 86400000},
+    {"plugins.callback_timeout_ms", T::Int, "10000", "bound for a plugin's init and shutdown callbacks", 1, 86400000},
+    {"plugins.error_log_interval_ms", T::Int, "10000", "handler errors of one plugin are logged at most once per interval", 0, 86400000},
+    {"plugins.drain_timeout_ms", T::Int, "1000", "at shutdown, time for all plugin queues to drain (keep within the 2 s stop budget)", 0, 86400000},
+    {"plugins.publish_queue_capacity", T::Int, "10000", "messages published by plugins waiting to be routed", 1, 100000000},
     // --- logging
     {"logging.level", T::Enum, "info", "level of every logger", 0, 0, 0, 0, "trace|debug|info|warn|error|critical|off"},
     {"logging.format", T::Enum, "text", "text lines or JSON lines", 0, 0, 0, 0, "text|json"},
@@ -287,13 +307,6 @@ std::string validateValue(const ConfigKeySpec& spec, std::string_view raw)
     return std::string(raw);
 }
 
-bool validPluginName(std::string_view name)
-{
-    return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
-        return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
-    });
-}
-
 /// Typed access to the effective values (schema defaults overlaid with the validated ones).
 class Values {
 public:
@@ -411,9 +424,11 @@ RelayConfig buildConfig(const std::map<std::string, std::string>& values, const 
             const std::size_t dot = rest.find('.');
             if (dot != std::string_view::npos && dot + 1 < rest.size()) {
                 const std::string_view name = rest.substr(0, dot);
-                if (name == "dirs" || !validPluginName(name)) {
+                // The SDK's rule (isValidPluginName); "dirs" and "files" are host-wide list keys.
+                if (name == "dirs" || name == "files" || !isValidPluginName(name)) {
                     fail(key, value, looksSecret(key),
-                         "plugin names are letters, digits, '-' and '_' (and not \"dirs\")");
+                         "plugin names are 1-64 of a-z, 0-9 and '-', not starting with '-' (and not \"dirs\" "
+                         "or \"files\")");
                 }
                 continue;
             }
@@ -511,6 +526,24 @@ RelayConfig buildConfig(const std::map<std::string, std::string>& values, const 
     logging.maxFiles = static_cast<std::size_t>(v.i64("logging.max_files"));
 
     cfg.pluginDirs = v.list("plugins.dirs");
+    // The plugin host reads plugins.* itself: every explicit plugins.<name>.* key, plus the
+    // effective host-wide values (defaults from the schema).
+    PluginProperties pluginProps;
+    for (const auto& [key, value] : values) {
+        if (key.starts_with(kPluginsPrefix)) {
+            pluginProps.emplace(key, value);
+        }
+    }
+    for (const auto& spec : kSchema) {
+        if (spec.key.starts_with(kPluginsPrefix)) {
+            pluginProps[std::string(spec.key)] = v.str(spec.key);
+        }
+    }
+    try {
+        cfg.pluginHost = PluginHostOptions::fromProperties(pluginProps);
+    } catch (const std::invalid_argument& e) {
+        throw ConfigError(std::string("config error: ") + e.what());
+    }
     for (const auto& [key, value] : values) {
         if (!key.starts_with(kPluginsPrefix) || findConfigKey(key) != nullptr) {
             continue;

@@ -18,6 +18,7 @@
 #include "bus/BusTypes.h"
 #include "common/Logging.h"
 #include "http/HttpOptions.h"
+#include "plugin/PluginOptions.h"
 #include "state/StateStore.h"
 
 namespace nautilus::relay {
@@ -66,6 +67,7 @@ struct RelayConfig {
     std::vector<std::string> logMessages;   ///< relay.log_messages topic patterns
     std::vector<std::string> pluginDirs;
     std::map<std::string, PluginSettings> plugins;
+    PluginHostOptions pluginHost;           ///< every plugins.* key, for the PluginHost
     /// Every key set by the file or -D, with its effective raw value (after -D precedence).
     std::map<std::string, std::string> explicitValues;
 };

@@ -27,6 +27,7 @@ void HttpSubsystem::initialize(Poco::Util::Application& app)
         sources.state = [bus] { return bus->stateHealth(); };
         sources.cluster = [bus] { return bus->clusterInstances(); };
     }
+    sources.plugins = server.plugins();
     auto api = std::make_shared<const RestApi>(ServiceInfo{cfg.instanceId, server.startedNs()}, std::move(sources),
                                                cfg.health, cfg.http.adminToken);
     _server = std::make_unique<RestServer>(cfg.http, std::move(api));

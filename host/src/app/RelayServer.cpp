@@ -15,6 +15,7 @@
 #include "common/Logging.h"
 #include "common/Time.h"
 #include "common/Version.h"
+#include "plugin/PluginHost.h"
 
 namespace nautilus::relay {
 
@@ -185,6 +186,9 @@ int RelayServer::main(const std::vector<std::string>& args)
               _config.stateEnabled ? "in Redis under " + _config.state.prefix : std::string("disabled"));
 
     subscribeBuiltins();
+    if (!loadPlugins()) {
+        return EXIT_UNAVAILABLE;
+    }
     try {
         ServerApplication::initialize(*this);  // the subsystems, in registration order
     } catch (const Poco::Exception& e) {
@@ -231,6 +235,31 @@ void RelayServer::subscribeBuiltins()
     }
 }
 
+bool RelayServer::loadPlugins()
+{
+    // Publications: the reader thread routes every bus message through PluginHost::route (see
+    // BusSubsystem), and the host's publisher thread routes what plugins publish into the same
+    // Router under the same lock, so Router::route stays single-threaded. That is the host's
+    // default sink: no second queue or thread here.
+    _plugins = std::make_unique<PluginHost>(_config.pluginHost, _router);
+    const PluginHost::LoadReport report = _plugins->load();
+    const auto log = Logging::get("relay");
+    if (!report.requiredMissing.empty()) {
+        std::string names;
+        for (const auto& n : report.requiredMissing) {
+            names += (names.empty() ? "" : ", ") + n;
+        }
+        log->critical("cannot start: required plugin(s) not running: {} (plugins.<name>.required = true; see the "
+                      "refusal lines above)",
+                      names);
+        _plugins->shutdown();
+        return false;
+    }
+    log->info("plugins: {} loaded, {} refused, {} disabled", report.loaded.size(), report.refused.size(),
+              report.disabled.size());
+    return true;
+}
+
 void RelayServer::stopSubsystems()
 {
     if (_http != nullptr) {
@@ -238,6 +267,11 @@ void RelayServer::stopSubsystems()
     }
     if (_bus != nullptr) {
         _bus->stop();
+    }
+    // The bus reader has stopped: nothing feeds the plugins any more. Drain (bounded by
+    // plugins.drain_timeout_ms), shutdown callbacks, dlclose.
+    if (_plugins) {
+        _plugins->shutdown();
     }
 }
 

@@ -7,9 +7,11 @@
 // Lifecycle: the constructor registers the subsystems (bus, then http) and nothing else.
 // initialize() loads and validates the configuration (no threads). main() reports help, version
 // or a configuration error (exit 78), then configures logging, subscribes the built-in
-// subscribers, starts the subsystems (state store -> reader -> HTTP), and waits for
+// subscribers, loads the plugins (start-up stops only when a plugins.<name>.required one is
+// missing or refused), starts the subsystems (state store -> reader -> HTTP), and waits for
 // SIGTERM/SIGINT/SIGQUIT. uninitialize() stops them in reverse order (HTTP accept, reader,
-// state store with its final checkpoints) and flushes the logs.
+// state store with its final checkpoints), then the plugins (drain, shutdown, dlclose), and
+// flushes the logs.
 //
 // Threads: everything here runs on the main thread; the subsystems own their threads.
 #include <cstdint>
@@ -29,6 +31,7 @@ namespace nautilus::relay {
 
 class BusSubsystem;
 class HttpSubsystem;
+class PluginHost;
 
 class RelayServer final : public Poco::Util::ServerApplication {
 public:
@@ -40,6 +43,8 @@ public:
     const RelayConfig& relayConfig() const { return _config; }
     Router& router() { return _router; }
     BusSubsystem& bus() { return *_bus; }
+    /// nullptr before main() created it (or with --help/--version/--check-config).
+    PluginHost* plugins() { return _plugins.get(); }
     std::int64_t startedNs() const { return _startedNs; }
 
 protected:
@@ -55,6 +60,7 @@ private:
     void printHelp() const;
     void subscribeBuiltins();
     void stopSubsystems();
+    bool loadPlugins();
 
     Mode _mode = Mode::Run;
     std::string _configFile;
@@ -68,6 +74,8 @@ private:
     std::unique_ptr<RoutedCounter> _routedCounter;
     std::unique_ptr<MessageLogger> _messageLogger;
     std::vector<Router::SubscriptionId> _subscriptions;
+    // After _router: destroyed before it. Shut down after the bus reader stopped.
+    std::unique_ptr<PluginHost> _plugins;
 
     // Owned by Application's subsystem list (AutoPtr); these are borrowed pointers.
     BusSubsystem* _bus = nullptr;

@@ -104,6 +104,7 @@ struct StreamReader::Impl {
 
     const BusConfig& cfg;
     Router& router;
+    StreamReader::RouteFunction routeFn;  ///< set before start(); empty: router.route
     CheckpointSource* checkpoints;
     std::shared_ptr<spdlog::logger> log;
     const std::string address;
@@ -901,7 +902,11 @@ void StreamReader::Impl::processReply(RespReader& r)
                         lastHeartbeatNs = receivedNs;
                     }
                     typeCounter(msg).inc();
-                    router.route(msg);
+                    if (routeFn) {
+                        routeFn(msg);
+                    } else {
+                        router.route(msg);
+                    }
                     const std::int64_t t1 = monoNowNs();
                     mLatency.observeNs(t1 - t0);
                     if (t1 - t0 > kStallNs) {
@@ -996,6 +1001,11 @@ std::map<std::string, StreamPosition> StreamReader::positions() const
         out.emplace(st.key, StreamPosition{st.lastId, st.ordinal});
     }
     return out;
+}
+
+void StreamReader::setRouteFunction(RouteFunction route)
+{
+    _impl->routeFn = std::move(route);
 }
 
 void StreamReader::setStateListener(StateListener listener)

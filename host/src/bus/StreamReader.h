@@ -33,10 +33,14 @@
 namespace nautilus::relay {
 
 class Router;
+struct Message;
 
 class StreamReader {
 public:
     using StateListener = std::function<void(BusState state, const std::string& reason)>;
+    /// Routes one message instead of Router::route (e.g. PluginHost::route, which serialises
+    /// with the plugins' publications). Called on the reader thread.
+    using RouteFunction = std::function<std::size_t(const Message&)>;
 
     StreamReader(BusConfig config, Router& router, CheckpointSource* checkpoints = nullptr);
     ~StreamReader();
@@ -50,6 +54,8 @@ public:
     BusSnapshot snapshot() const;
     /// Last delivered position of every known stream (for checkpoints).
     std::map<std::string, StreamPosition> positions() const;
+    /// Call before start(): every message goes through route instead of the Router directly.
+    void setRouteFunction(RouteFunction route);
     /// Called on the reader thread on every state change (keep it short).
     void setStateListener(StateListener listener);
 

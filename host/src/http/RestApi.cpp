@@ -124,13 +124,84 @@ RestResponse RestApi::handle(const RestRequest& request) const
         }
         return setLogger(path.substr(kLoggerPrefix.size()), request.body);
     }
+    if (path == "/plugins" || path.starts_with("/plugins/")) {
+        return plugins(request, path);
+    }
     return json(404, renderError("not_found", "no such endpoint", {{"path", std::string(path)}}));
+}
+
+RestResponse RestApi::plugins(const RestRequest& request, std::string_view path) const
+{
+    const std::string_view method = request.method;
+    const bool get = method == "GET";
+    PluginHost* host = _sources.plugins;
+    if (path == "/plugins") {
+        if (!get) {
+            return methodNotAllowed(method, path, "GET");
+        }
+        return host == nullptr ? json(200, renderPlugins({}, {}))
+                               : json(200, renderPlugins(host->snapshot(), host->refusals()));
+    }
+    std::string_view rest = path.substr(std::string_view("/plugins/").size());
+    const std::size_t slash = rest.find('/');
+    const std::string_view name = rest.substr(0, slash);
+    const std::string_view action = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
+    const bool knownAction = action == "restart" || action == "pause" || action == "resume";
+    if (name.empty() || (slash != std::string_view::npos && !knownAction)) {
+        return json(404, renderError("not_found", "no such endpoint", {{"path", std::string(path)}}));
+    }
+    const auto notFound = [&] {
+        return json(404, renderError("not_found", "no plugin named '" + std::string(name) + "'",
+                                     {{"plugin", std::string(name)}}));
+    };
+    if (action.empty()) {
+        if (!get) {
+            return methodNotAllowed(method, path, "GET");
+        }
+        if (host != nullptr) {
+            if (auto snap = host->snapshot(name)) {
+                return json(200, renderPlugin(*snap));
+            }
+            for (const auto& r : host->refusals()) {
+                if (!r.name.empty() && r.name == name) {
+                    return json(200, renderRefusedPlugin(r));
+                }
+            }
+        }
+        return notFound();
+    }
+    if (method != "POST") {
+        return methodNotAllowed(method, path, "POST");
+    }
+    if (auto denied = checkAdmin(request)) {
+        return *denied;
+    }
+    if (host == nullptr) {
+        return notFound();
+    }
+    const PluginHost::CommandResult result =
+        action == "restart" ? host->restart(name) : action == "pause" ? host->pause(name) : host->resume(name);
+    switch (result.code) {
+    case PluginHost::CommandResult::Code::NotFound:
+        return notFound();
+    case PluginHost::CommandResult::Code::Rejected:
+        return json(409, renderError("conflict", result.message, {{"plugin", std::string(name)}}));
+    case PluginHost::CommandResult::Code::Ok:
+        break;
+    }
+    Logging::get("relay.http")->info("plugin {}: {} requested over REST", name, action);
+    const auto snap = host->snapshot(name);
+    return snap ? json(200, renderPlugin(*snap)) : notFound();
 }
 
 RestResponse RestApi::status() const
 {
     const BusSnapshot bus = _sources.bus();
-    return json(200, renderStatus(_service, bus, stateHealth(), now()));
+    if (_sources.plugins == nullptr) {
+        return json(200, renderStatus(_service, bus, stateHealth(), now()));
+    }
+    return json(200, renderStatus(_service, bus, stateHealth(), now(), _sources.plugins->snapshot(),
+                                  _sources.plugins->refusals()));
 }
 
 RestResponse RestApi::ready() const

@@ -10,6 +10,9 @@
 //   GET /metrics             200 Prometheus text format 0.0.4
 //   GET /admin/loggers       200 {"loggers":[...]}                       (admin)
 //   PUT /admin/loggers/<n>   200 {"name","level"} | 400 bad level/name     (admin)
+//   GET /plugins             200 {"plugins":[{name,version,state,...}]} (refused ones too)
+//   GET /plugins/<n>         200 one plugin's figures | 404 unknown
+//   POST /plugins/<n>/restart|pause|resume  200 the plugin | 404 unknown | 409 rejected (admin)
 // Unknown path: 404 {"error":"not_found","path":...}; wrong method: 405 with Allow.
 // Admin: loopback peers only, unless an admin token is set: then "Authorization: Bearer <token>"
 // is required from everyone (401 without credentials, 403 with wrong ones).
@@ -28,6 +31,7 @@
 #include "bus/BusTypes.h"
 #include "http/HttpOptions.h"
 #include "http/StatusJson.h"
+#include "plugin/PluginHost.h"
 #include "state/StateStore.h"
 
 namespace nautilus::relay {
@@ -53,6 +57,7 @@ struct RestSources {
     /// Every live registry entry; throws on a Redis error. Empty: state.enabled = false.
     std::function<std::vector<std::map<std::string, std::string>>()> cluster;
     std::function<std::int64_t()> now;                      ///< wall clock ns; empty = wallNowNs
+    PluginHost* plugins = nullptr;                          ///< nullptr: no plugin host (empty lists)
 };
 
 class RestApi {
@@ -73,6 +78,7 @@ private:
     RestResponse metrics() const;
     RestResponse listLoggers() const;
     RestResponse setLogger(std::string_view name, std::string_view body) const;
+    RestResponse plugins(const RestRequest& request, std::string_view path) const;
     std::optional<RestResponse> checkAdmin(const RestRequest& request) const;
     std::int64_t now() const;
     std::optional<StateHealth> stateHealth() const;

@@ -8,8 +8,41 @@
 
 namespace nautilus::relay {
 
+namespace {
+
+void writePluginSummary(JsonWriter& w, const PluginSnapshot& p)
+{
+    w.beginObject();
+    w.field("name", p.name);
+    w.field("version", p.version);
+    w.field("state", p.state);
+    w.field("handled", p.handled);
+    w.field("errors", p.errors);
+    w.field("dropped", p.dropped);
+    w.field("queue", p.queueDepth);
+    w.field("queue_capacity", p.queueCapacity);
+    w.key("last_error").stringOrNull(p.lastError);
+    w.key("last_error_at").timestamp(p.lastError.empty() ? 0 : p.lastErrorNs);
+    w.endObject();
+}
+
+void writeRefusal(JsonWriter& w, const PluginRefusal& r)
+{
+    w.beginObject();
+    w.field("name", r.name);
+    w.key("version").null();
+    w.field("state", std::string_view("refused"));
+    w.field("path", r.path);
+    w.field("reason", r.reason);
+    w.key("refused_at").timestamp(r.atNs);
+    w.endObject();
+}
+
+}  // namespace
+
 std::string renderStatus(const ServiceInfo& service, const BusSnapshot& bus, const std::optional<StateHealth>& state,
-                         std::int64_t nowWallNs)
+                         std::int64_t nowWallNs, const std::vector<PluginSnapshot>& plugins,
+                         const std::vector<PluginRefusal>& refused)
 {
     std::string out;
     out.reserve(1024 + bus.streams.size() * 160);
@@ -62,8 +95,15 @@ std::string renderStatus(const ServiceInfo& service, const BusSnapshot& bus, con
     w.endArray();
     w.endObject();
 
-    // Filled in by the plugin host and the WebSocket gateway (next issues); the shape is fixed now.
-    w.key("plugins").beginArray().endArray();
+    w.key("plugins").beginArray();
+    for (const auto& p : plugins) {
+        writePluginSummary(w, p);
+    }
+    for (const auto& r : refused) {
+        writeRefusal(w, r);
+    }
+    w.endArray();
+    // Filled in by the WebSocket gateway (next issue); the shape is fixed now.
     w.key("websocket").beginObject();
     w.field("clients", 0);
     w.field("sent", 0);
@@ -163,6 +203,80 @@ std::string renderError(std::string_view code, std::string_view message,
         w.field(k, v);
     }
     w.endObject();
+    return out;
+}
+
+}  // namespace nautilus::relay
+
+namespace nautilus::relay {
+
+std::string renderPlugins(const std::vector<PluginSnapshot>& plugins, const std::vector<PluginRefusal>& refused)
+{
+    std::string out;
+    JsonWriter w(out);
+    w.beginObject().key("plugins").beginArray();
+    for (const auto& p : plugins) {
+        writePluginSummary(w, p);
+    }
+    for (const auto& r : refused) {
+        writeRefusal(w, r);
+    }
+    w.endArray().endObject();
+    return out;
+}
+
+std::string renderPlugin(const PluginSnapshot& p)
+{
+    std::string out;
+    JsonWriter w(out);
+    w.beginObject();
+    w.field("name", p.name);
+    w.field("version", p.version);
+    w.field("abi", p.abi);
+    w.field("path", p.path);
+    w.field("state", p.state);
+    w.key("state_since").timestamp(p.stateSinceNs);
+    w.field("handled", p.handled);
+    w.field("errors", p.errors);
+    w.field("consecutive_errors", p.consecutiveErrors);
+    w.field("dropped", p.dropped);
+    w.field("blocked", p.blocked);
+    w.field("slow_handlers", p.slowHandlers);
+    w.field("restarts", p.restarts);
+    w.field("published", p.published);
+    w.field("publish_rejected", p.publishRejected);
+    w.key("queue").beginObject();
+    w.field("depth", p.queueDepth);
+    w.field("capacity", p.queueCapacity);
+    w.field("full_policy", p.fullPolicy);
+    w.endObject();
+    w.key("handler_latency").beginObject();
+    w.field("count", p.latencyCount);
+    w.field("sum_s", p.latencySumSeconds);
+    w.field("p50_s", p.latencyP50Seconds);
+    w.field("p99_s", p.latencyP99Seconds);
+    w.endObject();
+    w.key("last_error").stringOrNull(p.lastError);
+    w.key("last_error_at").timestamp(p.lastError.empty() ? 0 : p.lastErrorNs);
+    if (p.nextRestartInMs < 0) {
+        w.key("next_restart_in_ms").null();
+    } else {
+        w.field("next_restart_in_ms", p.nextRestartInMs);
+    }
+    w.key("subscriptions").beginArray();
+    for (const auto& s : p.subscriptions) {
+        w.value(s);
+    }
+    w.endArray();
+    w.endObject();
+    return out;
+}
+
+std::string renderRefusedPlugin(const PluginRefusal& refusal)
+{
+    std::string out;
+    JsonWriter w(out);
+    writeRefusal(w, refusal);
     return out;
 }
 

@@ -13,6 +13,9 @@
 #include "http/Health.h"
 #include "state/StateStore.h"
 
+#include "plugin/PluginLoader.h"
+#include "plugin/PluginRuntime.h"
+
 namespace nautilus::relay {
 
 /// What /status says about this process itself.
@@ -21,9 +24,20 @@ struct ServiceInfo {
     std::int64_t startedNs = 0;   ///< wall clock at start
 };
 
-/// GET /status. state: nullopt when state.enabled = false.
+/// GET /status. state: nullopt when state.enabled = false. plugins: the plugin host's
+/// snapshot, refused: its refusals (listed with state "refused").
 std::string renderStatus(const ServiceInfo& service, const BusSnapshot& bus, const std::optional<StateHealth>& state,
-                         std::int64_t nowWallNs);
+                         std::int64_t nowWallNs, const std::vector<PluginSnapshot>& plugins = {},
+                         const std::vector<PluginRefusal>& refused = {});
+
+/// GET /plugins body: {"plugins":[{"name","version","state",...}, ...]}, refused ones last
+/// with state "refused", their path and reason.
+std::string renderPlugins(const std::vector<PluginSnapshot>& plugins, const std::vector<PluginRefusal>& refused);
+
+/// GET /plugins/<name> body: every figure of one plugin.
+std::string renderPlugin(const PluginSnapshot& plugin);
+/// GET /plugins/<name> body for a refused plugin.
+std::string renderRefusedPlugin(const PluginRefusal& refusal);
 
 /// GET /health/ready body.
 std::string renderReadiness(const Readiness& readiness);

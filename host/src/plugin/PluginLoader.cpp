@@ -71,7 +71,12 @@ std::vector<std::string> PluginLoader::candidates(const std::vector<std::string>
     for (const auto& d : dirs) {
         std::error_code ec;
         if (!fs::is_directory(d, ec)) {
-            Logging::get("relay.plugin")->warn("plugin directory {} does not exist, skipped", d);
+            // The default list names the packaged and the local directory; either may be absent.
+            if (fs::exists(d, ec)) {
+                Logging::get("relay.plugin")->warn("plugin path {} is not a directory, skipped", d);
+            } else {
+                Logging::get("relay.plugin")->debug("plugin directory {} does not exist, skipped", d);
+            }
             continue;
         }
         std::vector<fs::path> found;

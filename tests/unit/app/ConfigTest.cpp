@@ -85,7 +85,13 @@ TEST(ConfigTest, DefaultsFollowTheDesignTable)
     EXPECT_EQ(c.state.httpAddress, "127.0.0.1:8080");
     EXPECT_EQ(c.instanceId, "host-a:8080");
     EXPECT_TRUE(c.logMessages.empty());
-    EXPECT_TRUE(c.pluginDirs.empty());
+    // packaged directory, then the local one
+    ASSERT_FALSE(c.pluginDirs.empty());
+    EXPECT_TRUE(c.pluginDirs.front().ends_with("/nautilus-relay/plugins"));
+    EXPECT_EQ(c.pluginDirs.back(), "/usr/local/lib/nautilus-relay/plugins");
+    EXPECT_EQ(c.pluginHost.dirs, c.pluginDirs);
+    EXPECT_EQ(c.pluginHost.defaults.fullPolicy, QueueFullPolicy::Block);
+    EXPECT_EQ(c.pluginHost.defaults.queueCapacity, 10000u);
     EXPECT_TRUE(c.plugins.empty());
     EXPECT_EQ(c.logging.level, "info");
     EXPECT_EQ(c.logging.format, "text");
@@ -239,22 +245,22 @@ TEST(ConfigTest, PluginKeysBelongToThePlugins)
 {
     const RelayConfig c = buildConfig({{"plugins.order-audit.enabled", "false"},
                                        {"plugins.order-audit.path", "/var/lib/audit"},
-                                       {"plugins.quote_logger.option.depth", "5"},
-                                       {"plugins.quote_logger.anything.goes", "here"}},
+                                       {"plugins.quote-logger.option.depth", "5"},
+                                       {"plugins.quote-logger.anything.goes", "here"}},
                                       "h");
     ASSERT_EQ(c.plugins.size(), 2u);
     EXPECT_FALSE(c.plugins.at("order-audit").enabled);
     EXPECT_EQ(c.plugins.at("order-audit").values.at("path"), "/var/lib/audit");
-    EXPECT_TRUE(c.plugins.at("quote_logger").enabled);
-    EXPECT_EQ(c.plugins.at("quote_logger").values.at("option.depth"), "5");
-    EXPECT_EQ(c.plugins.at("quote_logger").values.at("anything.goes"), "here");
+    EXPECT_TRUE(c.plugins.at("quote-logger").enabled);
+    EXPECT_EQ(c.plugins.at("quote-logger").values.at("option.depth"), "5");
+    EXPECT_EQ(c.plugins.at("quote-logger").values.at("anything.goes"), "here");
 
     EXPECT_EQ(errorOf({{"plugins.order-audit.enabled", "perhaps"}}),
               R"(config error: plugins.order-audit.enabled = "perhaps": expected true or false)");
     EXPECT_EQ(errorOf({{"plugins.dirs.extra", "x"}}),
-              R"(config error: plugins.dirs.extra = "x": plugin names are letters, digits, '-' and '_' (and not "dirs"))");
+              R"(config error: plugins.dirs.extra = "x": plugin names are 1-64 of a-z, 0-9 and '-', not starting with '-' (and not "dirs" or "files"))");
     EXPECT_EQ(errorOf({{"plugins.bad name.x", "1"}}),
-              R"(config error: plugins.bad name.x = "1": plugin names are letters, digits, '-' and '_' (and not "dirs"))");
+              R"(config error: plugins.bad name.x = "1": plugin names are 1-64 of a-z, 0-9 and '-', not starting with '-' (and not "dirs" or "files"))");
 }
 
 TEST(ConfigTest, OverridesWinOverTheFileAndTheLastOverrideWins)
@@ -322,6 +328,10 @@ TEST(ConfigTest, ThePackagedFileListsEveryKeyWithItsDefaultAndLoads)
     const std::string text = readText(path);
     ASSERT_FALSE(text.empty()) << path;
     for (const auto& spec : configSchema()) {
+        if (spec.key == "plugins.dirs") {  // the default depends on the install prefix
+            EXPECT_NE(text.find("#plugins.dirs = "), std::string::npos);
+            continue;
+        }
         const std::string line = "#" + std::string(spec.key) + " =" +
                                  (spec.defaultValue.empty() ? "" : " " + std::string(spec.defaultValue)) + "\n";
         EXPECT_NE(text.find(line), std::string::npos) << "missing or wrong default: " << line;
@@ -355,6 +365,25 @@ TEST(ConfigTest, SchemaKeysAreUniqueLowercaseAndDocumented)
         EXPECT_EQ(findConfigKey(spec.key), &spec);
     }
     EXPECT_EQ(findConfigKey("bus.redis"), nullptr);
+}
+
+TEST(ConfigTest, PluginHostWideKeysReachThePluginHost)
+{
+    const RelayConfig c = buildConfig({{"plugins.dirs", "/opt/p"},
+                                       {"plugins.files", "/opt/x.so, /opt/y.so"},
+                                       {"plugins.full_policy", "DROP"},
+                                       {"plugins.queue_capacity", "5"},
+                                       {"plugins.drain_timeout_ms", "300"},
+                                       {"plugins.order-audit.queue_capacity", "7"}},
+                                      "h");
+    EXPECT_EQ(c.pluginHost.dirs, (std::vector<std::string>{"/opt/p"}));
+    EXPECT_EQ(c.pluginHost.files, (std::vector<std::string>{"/opt/x.so", "/opt/y.so"}));
+    EXPECT_EQ(c.pluginHost.defaults.fullPolicy, QueueFullPolicy::Drop);
+    EXPECT_EQ(c.pluginHost.defaults.queueCapacity, 5u);
+    EXPECT_EQ(c.pluginHost.drainTimeout.count(), 300);
+    EXPECT_EQ(c.pluginHost.settingsFor("order-audit").queueCapacity, 7u);
+    EXPECT_THROW(buildConfig({{"plugins.queue_capacity", "0"}}, "h"), ConfigError);
+    EXPECT_THROW(buildConfig({{"plugins.Upper.x", "1"}}, "h"), ConfigError);
 }
 
 }  // namespace
