@@ -569,6 +569,29 @@ void Generator::emitOrderLifecycle(Instrument& in)
     const std::string eventId = uuid4();
     const std::string posTopic = std::string("events.position.") + kStrategy;
     double pnl = 0;
+    // Every position event starts with the same identity fields; Rust wraps it as
+    // {"<Event>": {...}}, legacy is flat with a leading "type" (SPEC §8.4.13).
+    const auto positionBegin = [&](auto& w, const char* event, std::uint32_t rustFields, std::uint32_t legacyFields) {
+        if (!legacy) {
+            w.beginMap(1);
+            w.key(event);
+        }
+        w.beginMap(legacy ? legacyFields : rustFields);
+        if (legacy) {
+            kv(w, "type", event);
+        }
+        kv(w, "trader_id", _o.traderId);
+        kv(w, "strategy_id", kStrategy);
+        kv(w, "instrument_id", in.id);
+        kv(w, "position_id", positionId);
+        kv(w, "account_id", kAccount);
+    };
+    const auto positionEnd = [&](auto& w) {
+        w.endMap();
+        if (!legacy) {
+            w.endMap();
+        }
+    };
     if (in.phase == 0) {
         in.posQty = qty;
         in.peakQty = qty;
@@ -579,19 +602,7 @@ void Generator::emitOrderLifecycle(Instrument& in)
         in.phase = 1;
         const std::string realized = money(in.realized, in.currency);
         push(posTopic, "PositionEvent", Kind::Builtin, [&](auto& w) {
-            if (!legacy) {
-                w.beginMap(1);
-                w.key("PositionOpened");
-            }
-            w.beginMap(legacy ? 21 : 17);
-            if (legacy) {
-                kv(w, "type", "PositionOpened");
-            }
-            kv(w, "trader_id", _o.traderId);
-            kv(w, "strategy_id", kStrategy);
-            kv(w, "instrument_id", in.id);
-            kv(w, "position_id", positionId);
-            kv(w, "account_id", kAccount);
+            positionBegin(w, "PositionOpened", 17, 21);
             kv(w, "opening_order_id", in.openingOrderId);
             kv(w, "entry", "BUY");
             kv(w, "side", "LONG");
@@ -611,10 +622,7 @@ void Generator::emitOrderLifecycle(Instrument& in)
             kv(w, "event_id", eventId);
             ts(w, legacy, "ts_event", tPos);
             ts(w, legacy, "ts_init", tPosInit);
-            w.endMap();
-            if (!legacy) {
-                w.endMap();
-            }
+            positionEnd(w);
         });
     } else if (in.phase == 1) {
         const double oldQ = static_cast<double>(in.posQty) / scaleQty;
@@ -628,19 +636,7 @@ void Generator::emitOrderLifecycle(Instrument& in)
         const std::string realized = money(in.realized, in.currency);
         const std::string unrealized = money((pxD - in.avgPx) * posD, in.currency);
         push(posTopic, "PositionEvent", Kind::Builtin, [&](auto& w) {
-            if (!legacy) {
-                w.beginMap(1);
-                w.key("PositionChanged");
-            }
-            w.beginMap(legacy ? 24 : 23);
-            if (legacy) {
-                kv(w, "type", "PositionChanged");
-            }
-            kv(w, "trader_id", _o.traderId);
-            kv(w, "strategy_id", kStrategy);
-            kv(w, "instrument_id", in.id);
-            kv(w, "position_id", positionId);
-            kv(w, "account_id", kAccount);
+            positionBegin(w, "PositionChanged", 23, 24);
             kv(w, "opening_order_id", in.openingOrderId);
             kv(w, "entry", "BUY");
             kv(w, "side", "LONG");
@@ -659,10 +655,7 @@ void Generator::emitOrderLifecycle(Instrument& in)
             ts(w, legacy, "ts_opened", in.tsOpened);
             ts(w, legacy, "ts_event", tPos);
             ts(w, legacy, "ts_init", tPosInit);
-            w.endMap();
-            if (!legacy) {
-                w.endMap();
-            }
+            positionEnd(w);
         });
     } else {
         const double posD = static_cast<double>(in.posQty) / scaleQty;
@@ -674,19 +667,7 @@ void Generator::emitOrderLifecycle(Instrument& in)
         const std::string unrealized = money(0.0, in.currency);
         const std::uint64_t duration = tFill - in.tsOpened;
         push(posTopic, "PositionEvent", Kind::Builtin, [&](auto& w) {
-            if (!legacy) {
-                w.beginMap(1);
-                w.key("PositionClosed");
-            }
-            w.beginMap(legacy ? 25 : 26);
-            if (legacy) {
-                kv(w, "type", "PositionClosed");
-            }
-            kv(w, "trader_id", _o.traderId);
-            kv(w, "strategy_id", kStrategy);
-            kv(w, "instrument_id", in.id);
-            kv(w, "position_id", positionId);
-            kv(w, "account_id", kAccount);
+            positionBegin(w, "PositionClosed", 26, 25);
             kv(w, "opening_order_id", in.openingOrderId);
             kv(w, "closing_order_id", clientOrderId);
             kv(w, "entry", "BUY");
@@ -712,10 +693,7 @@ void Generator::emitOrderLifecycle(Instrument& in)
                 ts(w, false, "ts_event", tPos);
             }
             ts(w, legacy, "ts_init", tPosInit);
-            w.endMap();
-            if (!legacy) {
-                w.endMap();
-            }
+            positionEnd(w);
         });
         in.phase = 0;
         in.posQty = 0;
