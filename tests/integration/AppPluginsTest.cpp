@@ -2,6 +2,9 @@
 // a refused plugin listed with its reason while the relay runs on, and a required plugin that
 // cannot load stopping start-up.
 #include <csignal>
+#include <fstream>
+#include <iterator>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -33,6 +36,25 @@ JsonPtr pluginNamed(const JsonPtr& holder, const std::string& name)
         }
     }
     return nullptr;
+}
+
+std::string fileText(const std::string& path)
+{
+    std::ifstream in(path);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+template <class Pred>
+bool eventually(Pred pred, std::chrono::milliseconds timeout)
+{
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!pred()) {
+        if (std::chrono::steady_clock::now() > deadline) {
+            return false;
+        }
+        std::this_thread::sleep_for(10ms);
+    }
+    return true;
 }
 
 std::int64_t handled(const JsonPtr& status)
@@ -106,6 +128,34 @@ TEST(AppPluginsTest, PluginsAreListedRestartedAndARefusalDoesNotStopTheRelay)
     const auto exit = relay.process().wait(10s);
     ASSERT_TRUE(exit);
     EXPECT_EQ(exit->code, 0) << relay.process().stderrText();
+}
+
+TEST(AppPluginsTest, AHandlerThatNeverReturnsDoesNotHoldUpTheStop)
+{
+    RedisServer redis;
+    test::TempDir dir;
+    auto settings = RelayProcess::defaults(redis);
+    settings["plugins.files"] = kFixtures + "/slow_handler.so";
+    settings["plugins.slow-handler.sleep_ms"] = "600000";
+    settings["plugins.slow-handler.output"] = dir.path() + "/slow.txt";
+    RelayProcess relay(settings);
+    ASSERT_TRUE(relay.waitUntilServing()) << relay.process().stderrText();
+    redis.command({"XADD", "trader-TRADER-001:stream:data.quotes.BINANCE.BTCUSDT", "*", "topic",
+                   "data.quotes.BINANCE.BTCUSDT", "type", "QuoteTick", "payload", R"({"type":"QuoteTick"})",
+                   "encoding", "Json"});
+    ASSERT_TRUE(eventually([&] { return fileText(dir.path() + "/slow.txt").find("start") != std::string::npos; },
+                                 10s));
+
+    const auto t0 = std::chrono::steady_clock::now();
+    relay.process().signal(SIGTERM);
+    const auto exit = relay.process().wait(10s);
+    const auto took = std::chrono::steady_clock::now() - t0;
+    ASSERT_TRUE(exit) << "still running";
+    EXPECT_TRUE(exit->exited && exit->code == 0) << relay.process().stderrText();
+    EXPECT_LT(took, 2500ms) << relay.process().stderrText() << "the stop budget is 2 s (plugins.stop_timeout_ms 1500 by default)";
+    const std::string err = relay.process().stderrText();
+    EXPECT_NE(err.find("plugin slow-handler: a handler call has not returned for"), std::string::npos) << err;
+    EXPECT_EQ(fileText(dir.path() + "/slow.txt").find("shutdown"), std::string::npos);
 }
 
 TEST(AppPluginsTest, ARequiredPluginThatIsRefusedStopsStartUp)

@@ -91,6 +91,7 @@ const ConfigKeySpec kSchema[] = {
     {"plugins.callback_timeout_ms", T::Int, "10000", "bound for a plugin's init and shutdown callbacks", 1, 86400000},
     {"plugins.error_log_interval_ms", T::Int, "10000", "handler errors of one plugin are logged at most once per interval", 0, 86400000},
     {"plugins.drain_timeout_ms", T::Int, "1000", "at shutdown, time for all plugin queues to drain (keep within the 2 s stop budget)", 0, 86400000},
+    {"plugins.stop_timeout_ms", T::Int, "1500", "at shutdown, the whole time plugins get: draining, then their shutdown callbacks; one still running after it is left behind so the process can exit", 0, 86400000},
     {"plugins.publish_queue_capacity", T::Int, "10000", "messages published by plugins waiting to be routed", 1, 100000000},
     // --- logging
     {"logging.level", T::Enum, "info", "level of every logger", 0, 0, 0, 0, "trace|debug|info|warn|error|critical|off"},

@@ -185,11 +185,18 @@ void PluginHost::shutdown()
     for (PluginRuntime* rt : all) {
         rt->stopFeeding();
     }
-    const auto deadline = std::chrono::steady_clock::now() + _settings.drainTimeout;
+    // Two shared deadlines keep the whole stop bounded however many plugins hang: the process must
+    // exit within its stop budget even when a handler or a shutdown callback never returns.
+    const auto now = std::chrono::steady_clock::now();
+    const auto drainDeadline = now + _settings.drainTimeout;
+    const auto stopDeadline = now + _settings.stopTimeout;
+    auto until = [](std::chrono::steady_clock::time_point t) {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::max(std::chrono::steady_clock::duration::zero(), t - std::chrono::steady_clock::now()));
+    };
     std::vector<std::unique_ptr<PluginRuntime>> stuck;
     for (PluginRuntime* rt : all) {
-        const auto left = std::max(std::chrono::steady_clock::duration::zero(), deadline - std::chrono::steady_clock::now());
-        if (!rt->stop(std::chrono::duration_cast<std::chrono::milliseconds>(left))) {
+        if (!rt->stop(until(drainDeadline), until(stopDeadline))) {
             std::lock_guard lock(_mutex);
             auto it = std::find_if(_runtimes.begin(), _runtimes.end(), [rt](const auto& p) { return p.get() == rt; });
             stuck.push_back(std::move(*it));

@@ -11,7 +11,7 @@ namespace {
 constexpr std::string_view kPrefix = "plugins.";
 
 // Host-wide keys that are not per-plugin settings.
-constexpr std::string_view kHostKeys[] = {"dirs", "files", "drain_timeout_ms", "publish_queue_capacity"};
+constexpr std::string_view kHostKeys[] = {"dirs", "files", "drain_timeout_ms", "stop_timeout_ms", "publish_queue_capacity"};
 constexpr std::string_view kSettingKeys[] = {
     "enabled", "required", "queue_capacity", "full_policy", "failure_threshold", "handler_warn_ms",
     "handler_fail_ms", "restart", "restart_backoff_ms", "restart_backoff_max_ms", "callback_timeout_ms",
@@ -167,6 +167,9 @@ PluginHostOptions PluginHostOptions::fromProperties(const PluginProperties& prop
     }
     if (const auto* v = get("drain_timeout_ms")) {
         s.drainTimeout = parseMs("plugins.drain_timeout_ms", *v, 0);
+    }
+    if (const auto* v = get("stop_timeout_ms")) {
+        s.stopTimeout = parseMs("plugins.stop_timeout_ms", *v, 0);
     }
     if (const auto* v = get("publish_queue_capacity")) {
         s.publishQueueCapacity = parseUnsigned("plugins.publish_queue_capacity", *v, 1, 100'000'000);

@@ -49,7 +49,8 @@ struct PluginOptions {
 struct PluginHostOptions {
     std::vector<std::string> dirs;                    ///< plugins.dirs: scanned in order
     std::vector<std::string> files;                   ///< plugins.files: explicit list, loaded first
-    std::chrono::milliseconds drainTimeout{5'000};    ///< plugins.drain_timeout_ms: at shutdown
+    std::chrono::milliseconds drainTimeout{1'000};    ///< plugins.drain_timeout_ms: at shutdown
+    std::chrono::milliseconds stopTimeout{1'500};     ///< plugins.stop_timeout_ms: drain + shutdown callbacks
     std::size_t publishQueueCapacity = 10'000;        ///< plugins.publish_queue_capacity
     PluginOptions defaults;                          ///< plugins.<setting key>
     PluginProperties properties;                      ///< every plugins.* key

@@ -658,11 +658,13 @@ void PluginRuntime::stopFeeding()
     _notFull.notify_all();
 }
 
-bool PluginRuntime::stop(std::chrono::milliseconds drainTimeout)
+bool PluginRuntime::stop(std::chrono::milliseconds drainTimeout, std::chrono::milliseconds stopTimeout)
 {
     if (!_worker.joinable()) {
         return true;
     }
+    const auto started = std::chrono::steady_clock::now();
+    drainTimeout = std::min(drainTimeout, stopTimeout);
     stopFeeding();
 
     std::uint64_t seq = 0;
@@ -683,7 +685,13 @@ bool PluginRuntime::stop(std::chrono::milliseconds drainTimeout)
         seq = postLocked(Command::Shutdown);  // replaces a pending automatic restart
         _exit = true;
     }
-    const std::string result = waitFor(seq, _settings.callbackTimeout, "shutdown()");
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::max(std::chrono::steady_clock::duration::zero(), stopTimeout - (std::chrono::steady_clock::now() - started)));
+    std::string result = waitFor(seq, std::min(left, _settings.callbackTimeout), "shutdown()");
+    if (const std::int64_t since = _handlerStartNs.load(); !result.empty() && since != 0) {
+        result = "a handler call has not returned for " + std::to_string((monoNowNs() - since) / 1'000'000) +
+                 " ms, so shutdown() was not called";
+    }
     bool done = false;
     {
         std::lock_guard lock(_mutex);

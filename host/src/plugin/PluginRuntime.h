@@ -103,10 +103,12 @@ public:
     /// The first step of stop(); idempotent.
     void stopFeeding();
     /// Stops feeding the plugin, lets it handle what is queued for at most drainTimeout (the rest
-    /// is dropped and counted), calls shutdown() and joins the dispatch thread. Returns true when
+    /// is dropped and counted), calls shutdown() and joins the dispatch thread; the whole call takes
+    /// at most stopTimeout (shutdown() gets no more than callback_timeout_ms). Returns true when
     /// no plugin code can run any more (the library may be closed). Returns false when a callback
     /// is stuck: the thread is detached and the library leaked; the caller must leak this object.
-    bool stop(std::chrono::milliseconds drainTimeout);
+    bool stop(std::chrono::milliseconds drainTimeout,
+              std::chrono::milliseconds stopTimeout = std::chrono::milliseconds(86'400'000));
 
     /// Operator actions. Each returns an empty string on success, else why not.
     std::string pause();
