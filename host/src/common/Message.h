@@ -66,6 +66,7 @@ public:
     void assign(const Message& m);
     const Message& view() const { return _msg; }
     std::size_t bytes() const { return _storage.size(); }
+    std::size_t capacity() const { return _storage.capacity(); }
 
 private:
     void rebind();

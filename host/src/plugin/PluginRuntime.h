@@ -16,7 +16,6 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -29,6 +28,7 @@
 
 #include "common/Message.h"
 #include "common/Metrics.h"
+#include "common/SlotBatch.h"
 #include "nautilus_relay/plugin.h"
 #include "plugin/HostApi.h"
 #include "plugin/PluginLoader.h"
@@ -141,7 +141,7 @@ private:
     struct Subscription;
     struct Item {
         OwnedMessage message;
-        Subscription* sub;
+        Subscription* sub = nullptr;
     };
     enum class Command { None, Init, Restart, Shutdown };
 
@@ -149,7 +149,8 @@ private:
     void run();
     bool spinForWork(std::unique_lock<std::mutex>& lock);
     std::string execute(Command command);
-    void deliver(std::deque<Item>& batch);
+    void deliver(SlotBatch<Item>& batch);
+    static void releaseLargeSlots(SlotBatch<Item>& batch);
     void callHandler(Item& item);
     void handlerFailed(const Item& item, nr_status status, const std::string& thrown);
     std::string callInit(bool initial);
@@ -184,7 +185,7 @@ private:
     std::condition_variable _wake;     ///< dispatch thread: messages or a command
     std::condition_variable _notFull;  ///< router thread: room in the queue (block policy)
     std::condition_variable _idle;     ///< callers: a command finished or the thread went idle
-    std::deque<Item> _queue;
+    SlotBatch<Item> _queue;
     PluginState _state = PluginState::Starting;
     std::int64_t _stateSinceNs = 0;
     Command _command = Command::None;
