@@ -1,5 +1,6 @@
 #include "app/RelayServer.h"
 
+#include <algorithm>
 #include <csignal>
 #include <iostream>
 
@@ -10,7 +11,10 @@
 #include <Poco/Util/OptionSet.h>
 
 #include "app/BusSubsystem.h"
+#include "app/ConfigFiles.h"
 #include "app/HttpSubsystem.h"
+#include "app/Reload.h"
+#include "app/SystemdNotify.h"
 #include "bus/StreamKeys.h"
 #include "common/Logging.h"
 #include "common/Time.h"
@@ -158,14 +162,15 @@ int RelayServer::main(const std::vector<std::string>& args)
         return EXIT_OK;
     }
 
-    // Block the termination signals before any thread exists, so every thread inherits the mask
-    // and only waitForTerminationRequest()'s sigwait receives them (otherwise a worker thread
-    // could take SIGTERM's default action and kill the process without a shutdown).
+    // Block the termination signals and SIGHUP before any thread exists, so every thread inherits
+    // the mask and only the sigwait below receives them (otherwise a worker thread could take
+    // SIGTERM's default action and kill the process without a shutdown).
     sigset_t signals;
     sigemptyset(&signals);
     sigaddset(&signals, SIGINT);
     sigaddset(&signals, SIGTERM);
     sigaddset(&signals, SIGQUIT);
+    sigaddset(&signals, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     std::signal(SIGPIPE, SIG_IGN);  // a peer that vanished is an error return, not a death
 
@@ -180,7 +185,7 @@ int RelayServer::main(const std::vector<std::string>& args)
     _startedNs = wallNowNs();
     const std::int64_t t0 = monoNowNs();
     log->info("{} {} starting: config {}, redis {} db {}, streams {}, start {}, http {}:{}, instance {}, state {}",
-              kServiceName, kVersion, _config.configFile.empty() ? "(built-in defaults)" : _config.configFile,
+              kServiceName, kVersion, describeConfigFiles(_config.configFiles),
               _config.bus.redis.address(), _config.bus.redis.db, describeStreams(_config.bus),
               startName(_config.bus.start), _config.http.host, _config.http.port, _config.instanceId,
               _config.stateEnabled ? "in Redis under " + _config.state.prefix : std::string("disabled"));
@@ -202,8 +207,17 @@ int RelayServer::main(const std::vector<std::string>& args)
     }
     _started = true;
     log->info("started in {} ms; REST on http://{}", (monoNowNs() - t0) / 1'000'000, _http->address());
+    systemdNotify("READY=1");
 
-    waitForTerminationRequest();
+    // ServerApplication::waitForTerminationRequest() does the same sigwait, without SIGHUP.
+    for (;;) {
+        int sig = 0;
+        if (sigwait(&signals, &sig) != 0 || sig != SIGHUP) {
+            break;
+        }
+        reload();
+    }
+    systemdNotify("STOPPING=1");
     log->info("termination requested, shutting down");
     return EXIT_OK;
 }
@@ -217,6 +231,62 @@ void RelayServer::uninitialize()
         Logging::get("relay")->info("stopped in {} ms", (monoNowNs() - t0) / 1'000'000);
     }
     Logging::flush();
+}
+
+void RelayServer::reload()
+{
+    const auto log = Logging::get("relay");
+    systemdNotify("RELOADING=1");
+    log->info("SIGHUP: reloading the configuration");
+    RelayConfig next;
+    try {
+        next = loadConfig(_configFile, _overrides);
+    } catch (const ConfigError& e) {
+        log->error("reload failed, the running configuration stays: {}", e.what());
+        systemdNotify("READY=1");
+        return;
+    }
+    const ReloadPlan plan = planReload(_config, next);
+    std::vector<std::string> restart = plan.restartRequired;
+    if (plan.loggingLevel) {
+        Logging::setDefaultLevel(*plan.loggingLevel);
+        if (_messageLogger) {
+            Logging::get("relay.messages")->set_level(spdlog::level::debug);  // as subscribeBuiltins() set it
+        }
+        adoptLiveKey(_config, next, "logging.level");
+        log->info("logging.level is now {}", *plan.loggingLevel);
+    }
+    for (const auto& name : plan.pluginsToPause) {
+        const PluginHost::CommandResult r = _plugins->pause(name);
+        if (r.ok() || r.code == PluginHost::CommandResult::Code::NotFound) {  // not loaded: nothing to stop
+            adoptLiveKey(_config, next, "plugins." + name + ".enabled");
+            log->info("plugin {} disabled{}", name, r.ok() ? ": paused until it is enabled again" : "");
+        } else {
+            log->warn("plugin {} cannot be disabled now: {}", name, r.message);
+            restart.push_back("plugins." + name + ".enabled");
+        }
+    }
+    for (const auto& name : plan.pluginsToResume) {
+        const PluginHost::CommandResult r = _plugins->resume(name);
+        if (r.ok()) {
+            adoptLiveKey(_config, next, "plugins." + name + ".enabled");
+            log->info("plugin {} enabled: resumed", name);
+        } else {
+            // Not loaded at start-up (it was disabled then), or failed: loading needs a restart.
+            restart.push_back("plugins." + name + ".enabled");
+        }
+    }
+    if (!restart.empty()) {
+        std::sort(restart.begin(), restart.end());
+        std::string keys;
+        for (const auto& k : restart) {
+            keys += (keys.empty() ? "" : ", ") + k;
+        }
+        log->warn("restart required for {} (changed, but applied only at start-up)", keys);
+    }
+    log->info("configuration reloaded from {}{}", describeConfigFiles(next.configFiles),
+              plan.empty() ? ": no change" : "");
+    systemdNotify("READY=1");
 }
 
 void RelayServer::subscribeBuiltins()

@@ -9,7 +9,8 @@
 // or a configuration error (exit 78), then configures logging, subscribes the built-in
 // subscribers, loads the plugins (start-up stops only when a plugins.<name>.required one is
 // missing or refused), starts the subsystems (state store -> reader -> HTTP), and waits for
-// SIGTERM/SIGINT/SIGQUIT. uninitialize() stops them in reverse order (HTTP accept, reader,
+// SIGTERM/SIGINT/SIGQUIT. SIGHUP reloads the configuration files (reload(), app/Reload.h).
+// uninitialize() stops them in reverse order (HTTP accept, reader,
 // state store with its final checkpoints), then the plugins (drain, shutdown, dlclose), and
 // flushes the logs.
 //
@@ -58,6 +59,10 @@ private:
     enum class Mode { Run, Help, Version, CheckConfig };
 
     void printHelp() const;
+    /// SIGHUP: re-reads --config and its conf.d (with the same -D), applies logging.level and
+    /// plugins.<name>.enabled, logs "restart required for ..." for other changes; a bad file
+    /// keeps the running configuration.
+    void reload();
     void subscribeBuiltins();
     void stopSubsystems();
     bool loadPlugins();

@@ -141,6 +141,19 @@ bool Logging::setLevel(const std::string& name, std::string_view level)
     return true;
 }
 
+bool Logging::setDefaultLevel(std::string_view level)
+{
+    auto parsed = parseLevel(level);
+    if (!parsed) {
+        return false;
+    }
+    auto& s = state();
+    std::lock_guard lock(s.mutex);
+    s.level = *parsed;
+    spdlog::apply_all([&](const std::shared_ptr<spdlog::logger>& l) { l->set_level(*parsed); });
+    return true;
+}
+
 std::vector<std::pair<std::string, std::string>> Logging::list()
 {
     std::vector<std::pair<std::string, std::string>> out;

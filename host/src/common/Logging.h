@@ -31,6 +31,9 @@ public:
     static std::optional<spdlog::level::level_enum> parseLevel(std::string_view name);
     /// Sets one logger's level (creating it if needed). Returns false for an unknown level name.
     static bool setLevel(const std::string& name, std::string_view level);
+    /// Sets the level of every logger, and of those created later (logging.level on reload).
+    /// Returns false for an unknown level name.
+    static bool setDefaultLevel(std::string_view level);
     /// Every known logger and its level name.
     static std::vector<std::pair<std::string, std::string>> list();
     static void flush();
