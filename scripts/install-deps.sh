@@ -12,7 +12,13 @@ packages=(
   libbenchmark-dev                        # benchmarks
   redis-server                            # tests and the demo start their own private instance
   curl                                    # the demo prints /status with it
+  dpkg-dev file binutils                  # packaging/build-deb: buildflags, shlibdeps, strip
+  lintian jq                              # packaging/test-deb: package checks, /status in the shell
+  nodejs                                  # WsInteropTest: a non-Poco WebSocket client (npm ws)
 )
+# npm installs that client into the build tree. Debian's npm only when there is no npm at all:
+# a Node.js from elsewhere (e.g. NodeSource's nodejs) brings its own and conflicts with it.
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -63,6 +63,13 @@ void BusSubsystem::stop()
     _reader.reset();
 }
 
+void BusSubsystem::setStateListener(std::function<void(BusState, const std::string&)> listener)
+{
+    if (_reader) {
+        _reader->setStateListener(std::move(listener));
+    }
+}
+
 BusSnapshot BusSubsystem::snapshot() const
 {
     return _reader ? _reader->snapshot() : BusSnapshot{};

@@ -6,6 +6,7 @@
 //
 // Threads: initialize/uninitialize/stop on the application thread; snapshot(), stateHealth()
 // and clusterInstances() from any thread while initialized (the HTTP subsystem stops first).
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -35,6 +36,9 @@ public:
 
     /// Stops the reader, then the state store (final checkpoints). Idempotent.
     void stop();
+
+    /// Called on the reader's thread after each bus state change (one listener; see StreamReader).
+    void setStateListener(std::function<void(BusState, const std::string&)> listener);
 
 protected:
     ~BusSubsystem() override;

@@ -8,11 +8,10 @@
 #include <limits>
 #include <optional>
 
-#include <Poco/AutoPtr.h>
 #include <Poco/Environment.h>
 #include <Poco/Exception.h>
-#include <Poco/Util/PropertyFileConfiguration.h>
 
+#include "app/ConfigFiles.h"
 #include "plugin/PluginOptions.h"
 
 #ifndef NR_DEFAULT_PLUGIN_DIRS
@@ -63,10 +62,28 @@ const ConfigKeySpec kSchema[] = {
     {"health.max_lag", T::Int, "100000", "maximum entries any stream may lag behind and still be ready (0 = no lag check)", 0, kInt64Max},
     {"health.ready_when_stale", T::Bool, "false", "a stale bus (connected, nothing arriving) still counts as ready"},
     // --- REST listener
-    {"http.host", T::String, "127.0.0.1", "REST (and later WebSocket) listen address", 0, 0, 0, 0, {}, true},
+    {"http.host", T::String, "127.0.0.1", "REST and WebSocket listen address", 0, 0, 0, 0, {}, true},
     {"http.port", T::Int, "8080", "REST listen port", 1, 65535},
     {"http.threads", T::Int, "4", "HTTP worker threads (concurrent keep-alive connections served)", 1, 256},
     {"http.admin_token", T::String, "", "bearer token for /admin/* (empty: admin endpoints from loopback only)", 0, 0, 0, 0, {}, false, true},
+    // --- WebSocket gateway (GET /ws on the http listener; docs/websocket.md)
+    {"ws.enabled", T::Bool, "true", "serve WebSocket clients on /ws"},
+    {"ws.threads", T::Int, "2", "event-loop threads shared by all WebSocket clients", 1, 64},
+    {"ws.max_clients", T::Int, "10000", "WebSocket clients at once; more upgrades get 503", 1, 1000000},
+    {"ws.queue_bytes", T::Int, "8388608", "send queue bound per client in bytes: market data is conflated past it; other events wait in Redis and the client catches up", 65536, std::int64_t{1} << 34},
+    {"ws.max_frame_bytes", T::Int, "65536", "largest message a client may send (larger: close 1009)", 128, 16777216},
+    {"ws.max_subscriptions", T::Int, "256", "topic patterns per client", 1, 100000},
+    {"ws.max_messages_per_second", T::Int, "50", "messages a client may send per second: more get an error frame, twice as many close it (1008); 0 = no limit", 0, 1000000},
+    {"ws.ping_interval_ms", T::Int, "15000", "ping a quiet client after this long; close it after twice as long without a frame (0 = no keepalive)", 0, 3600000},
+    {"ws.conflate_market_data", T::Bool, "true", "a slow client gets the latest data.* message per topic instead of a backlog"},
+    {"ws.replay_threads", T::Int, "2", "replays (subscribe with from) running at once, each with its own Redis connection", 1, 64},
+    {"ws.replay_batch", T::Int, "1000", "XRANGE COUNT when replaying", 1, 100000},
+    {"ws.stall_timeout_ms", T::Int, "10000", "a client that falls behind is caught up from Redis; if not one frame can be written to it for this long it is closed (1013)", 100, 3600000},
+    {"ws.auth.token", T::String, "", "static bearer token required at the upgrade (empty: none)", 0, 0, 0, 0, {}, false, true},
+    {"ws.auth.token_topics", T::List, "", "topic patterns the static token may subscribe to (empty: all)"},
+    {"ws.auth.jwt_secret", T::String, "", "HS256 secret of accepted JWTs (empty: no JWTs)", 0, 0, 0, 0, {}, false, true},
+    {"ws.auth.jwt_topics_claim", T::String, "topics", "JWT claim holding the topic patterns a token may subscribe to (absent: all)"},
+    {"ws.allowed_origins", T::List, "http://localhost:*,http://127.0.0.1:*", "Origin values let in (browsers); \"*\" = any, \":*\" = any port; requests without Origin always pass"},
     // --- the relay's own state in Redis
     {"state.enabled", T::Bool, "true", "keep the instance registry and checkpoints in Redis"},
     {"state.prefix", T::String, "nautilus-relay", "prefix of the relay's own keys in Redis", 0, 0, 0, 0, {}, true},
@@ -339,16 +356,6 @@ std::string hostPort(const std::string& host, int port)
     return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
 }
 
-/// Exposes the parsed key/value pairs of a .properties file (MapConfiguration keeps them protected).
-class PropertiesFile final : public Poco::Util::PropertyFileConfiguration {
-public:
-    explicit PropertiesFile(const std::string& path) : PropertyFileConfiguration(path) {}
-    std::map<std::string, std::string> entries() const { return {begin(), end()}; }
-
-private:
-    ~PropertiesFile() override = default;
-};
-
 }  // namespace
 
 std::span<const ConfigKeySpec> configSchema()
@@ -501,6 +508,24 @@ RelayConfig buildConfig(const std::map<std::string, std::string>& values, const 
     http.port = v.i32("http.port");
     http.threads = v.i32("http.threads");
     http.adminToken = std::string(trim(v.str("http.admin_token")));
+    WsOptions& ws = cfg.ws;
+    ws.enabled = v.flag("ws.enabled");
+    ws.threads = v.i32("ws.threads");
+    ws.maxClients = static_cast<std::size_t>(v.i64("ws.max_clients"));
+    ws.queueBytes = static_cast<std::size_t>(v.i64("ws.queue_bytes"));
+    ws.maxFrameBytes = static_cast<std::size_t>(v.i64("ws.max_frame_bytes"));
+    ws.maxSubscriptions = static_cast<std::size_t>(v.i64("ws.max_subscriptions"));
+    ws.maxMessagesPerSecond = v.i32("ws.max_messages_per_second");
+    ws.pingIntervalMs = v.i32("ws.ping_interval_ms");
+    ws.conflateMarketData = v.flag("ws.conflate_market_data");
+    ws.replayThreads = v.i32("ws.replay_threads");
+    ws.replayBatch = v.i32("ws.replay_batch");
+    ws.stallTimeoutMs = v.i32("ws.stall_timeout_ms");
+    ws.authToken = std::string(trim(v.str("ws.auth.token")));
+    ws.authTokenTopics = v.list("ws.auth.token_topics");
+    ws.jwtSecret = v.str("ws.auth.jwt_secret");
+    ws.jwtTopicsClaim = std::string(trim(v.str("ws.auth.jwt_topics_claim")));
+    ws.allowedOrigins = v.list("ws.allowed_origins");
 
     cfg.instanceId = std::string(trim(v.str("relay.instance_id")));
     if (cfg.instanceId.empty()) {
@@ -568,15 +593,8 @@ RelayConfig buildConfig(const std::map<std::string, std::string>& values, const 
 
 RelayConfig loadConfig(const std::string& file, const std::vector<std::string>& overrides)
 {
-    std::map<std::string, std::string> values;
-    if (!file.empty()) {
-        try {
-            Poco::AutoPtr<PropertiesFile> props(new PropertiesFile(file));
-            values = props->entries();
-        } catch (const Poco::Exception& e) {
-            throw ConfigError("config error: cannot read config file \"" + file + "\": " + e.displayText());
-        }
-    }
+    const std::vector<std::string> files = configFileChain(file);  // FILE, then its conf.d/*.properties
+    std::map<std::string, std::string> values = readConfigFiles(files);
     for (const auto& o : overrides) {
         const std::size_t eq = o.find('=');
         const std::string key(trim(std::string_view(o).substr(0, eq)));
@@ -592,6 +610,7 @@ RelayConfig loadConfig(const std::string& file, const std::vector<std::string>& 
     }
     RelayConfig cfg = buildConfig(values, hostname);
     cfg.configFile = file;
+    cfg.configFiles = files;
     return cfg;
 }
 

@@ -1,7 +1,7 @@
 #pragma once
 // The relay's configuration: one schema table (key, type, allowed values, default, doc) that
-// validates what the operator wrote (the --config .properties file and -D overrides) and builds
-// the typed option structs each part takes.
+// validates what the operator wrote (the --config .properties file, its conf.d layers and -D
+// overrides) and builds the typed option structs each part takes.
 //
 // Only keys from the file and -D are validated; every one must be in the schema, except keys
 // under plugins.<name>. (they belong to that plugin; plugins.<name>.enabled must be a boolean).
@@ -18,6 +18,7 @@
 #include "bus/BusTypes.h"
 #include "common/Logging.h"
 #include "http/HttpOptions.h"
+#include "ws/WsOptions.h"
 #include "plugin/PluginOptions.h"
 #include "state/StateStore.h"
 
@@ -57,9 +58,11 @@ struct PluginSettings {
 
 struct RelayConfig {
     std::string configFile;                 ///< "" = built-in defaults only
+    std::vector<std::string> configFiles;   ///< the files read, in order: configFile, then its conf.d layers
     BusConfig bus;
     HealthOptions health;
     HttpOptions http;
+    WsOptions ws;
     bool stateEnabled = true;
     StateOptions state;                     ///< redis = bus.redis; instanceId, httpAddress filled in
     LoggingOptions logging;
@@ -72,8 +75,9 @@ struct RelayConfig {
     std::map<std::string, std::string> explicitValues;
 };
 
-/// Loads `file` (a .properties file; empty = none), applies `overrides` ("key=value", in order,
-/// later wins), validates and builds the typed config. Throws ConfigError.
+/// Loads `file` (a .properties file; empty = none) and the `conf.d/*.properties` files beside it
+/// in name order (app/ConfigFiles.h), each later one winning, then applies `overrides` ("key=value",
+/// in order, later wins), validates and builds the typed config. Throws ConfigError.
 RelayConfig loadConfig(const std::string& file, const std::vector<std::string>& overrides);
 
 /// Validates and builds from explicit key -> raw value pairs (what the file and -D produced).

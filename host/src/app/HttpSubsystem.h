@@ -1,7 +1,10 @@
 #pragma once
-// The REST listener as a Poco subsystem. initialize() builds the RestApi over the bus
-// subsystem's snapshots and starts listening; uninitialize()/stop() stops accepting and closes
-// open connections. Registered after the bus, so it starts last and stops first.
+// The REST listener and the WebSocket gateway as a Poco subsystem. initialize() builds the
+// RestApi over the bus subsystem's snapshots, starts the gateway on /ws and starts listening;
+// uninitialize()/stop() stops accepting, closes open connections and WebSocket clients.
+// Registered after the bus, so it starts last and stops first. The gateway object itself lives
+// until this subsystem is destroyed (after the bus reader stopped): the reader may still be
+// inside a route() that reaches it while stop() runs.
 #include <memory>
 #include <string>
 
@@ -10,6 +13,7 @@
 namespace nautilus::relay {
 
 class RestServer;
+class WsGateway;
 
 class HttpSubsystem final : public Poco::Util::Subsystem {
 public:
@@ -27,6 +31,7 @@ protected:
     void uninitialize() override;
 
 private:
+    std::unique_ptr<WsGateway> _gateway;
     std::unique_ptr<RestServer> _server;
 };
 

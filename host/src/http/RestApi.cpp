@@ -197,11 +197,15 @@ RestResponse RestApi::plugins(const RestRequest& request, std::string_view path)
 RestResponse RestApi::status() const
 {
     const BusSnapshot bus = _sources.bus();
+    std::optional<WsSnapshot> ws;
+    if (_sources.websocket) {
+        ws = _sources.websocket();
+    }
     if (_sources.plugins == nullptr) {
-        return json(200, renderStatus(_service, bus, stateHealth(), now()));
+        return json(200, renderStatus(_service, bus, stateHealth(), now(), {}, {}, ws));
     }
     return json(200, renderStatus(_service, bus, stateHealth(), now(), _sources.plugins->snapshot(),
-                                  _sources.plugins->refusals()));
+                                  _sources.plugins->refusals(), ws));
 }
 
 RestResponse RestApi::ready() const

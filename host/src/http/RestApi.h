@@ -58,6 +58,7 @@ struct RestSources {
     std::function<std::vector<std::map<std::string, std::string>>()> cluster;
     std::function<std::int64_t()> now;                      ///< wall clock ns; empty = wallNowNs
     PluginHost* plugins = nullptr;                          ///< nullptr: no plugin host (empty lists)
+    std::function<WsSnapshot()> websocket;                  ///< empty: no WebSocket gateway
 };
 
 class RestApi {

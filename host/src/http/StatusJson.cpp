@@ -42,7 +42,7 @@ void writeRefusal(JsonWriter& w, const PluginRefusal& r)
 
 std::string renderStatus(const ServiceInfo& service, const BusSnapshot& bus, const std::optional<StateHealth>& state,
                          std::int64_t nowWallNs, const std::vector<PluginSnapshot>& plugins,
-                         const std::vector<PluginRefusal>& refused)
+                         const std::vector<PluginRefusal>& refused, const std::optional<WsSnapshot>& websocket)
 {
     std::string out;
     out.reserve(1024 + bus.streams.size() * 160);
@@ -103,11 +103,23 @@ std::string renderStatus(const ServiceInfo& service, const BusSnapshot& bus, con
         writeRefusal(w, r);
     }
     w.endArray();
-    // Filled in by the WebSocket gateway (next issue); the shape is fixed now.
+    const WsSnapshot ws = websocket.value_or(WsSnapshot{});
     w.key("websocket").beginObject();
-    w.field("clients", 0);
-    w.field("sent", 0);
-    w.field("dropped_clients", 0);
+    w.field("enabled", websocket.has_value());
+    w.field("clients", ws.clients);
+    w.field("subscriptions", ws.subscriptions);
+    w.field("sent", ws.sent);
+    w.field("sent_bytes", ws.sentBytes);
+    w.field("dropped_clients", ws.droppedClients);
+    w.field("conflated", ws.conflated);
+    w.field("rejected_upgrades", ws.rejectedUpgrades);
+    w.field("client_errors", ws.clientErrors);
+    w.field("replays", ws.replays);
+    w.field("replays_running", ws.replaying);
+    w.field("replayed", ws.replayed);
+    w.field("queue_bytes", ws.queueBytes);
+    w.field("max_client_queue_bytes", ws.maxClientQueueBytes);
+    w.field("queue_limit_bytes", ws.queueLimitBytes);
     w.endObject();
 
     w.key("state").beginObject();

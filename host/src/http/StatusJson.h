@@ -15,6 +15,7 @@
 
 #include "plugin/PluginLoader.h"
 #include "plugin/PluginRuntime.h"
+#include "ws/WsSnapshot.h"
 
 namespace nautilus::relay {
 
@@ -28,7 +29,8 @@ struct ServiceInfo {
 /// snapshot, refused: its refusals (listed with state "refused").
 std::string renderStatus(const ServiceInfo& service, const BusSnapshot& bus, const std::optional<StateHealth>& state,
                          std::int64_t nowWallNs, const std::vector<PluginSnapshot>& plugins = {},
-                         const std::vector<PluginRefusal>& refused = {});
+                         const std::vector<PluginRefusal>& refused = {},
+                         const std::optional<WsSnapshot>& websocket = std::nullopt);
 
 /// GET /plugins body: {"plugins":[{"name","version","state",...}, ...]}, refused ones last
 /// with state "refused", their path and reason.

@@ -1,0 +1,1909 @@
+#include "ws/WsGateway.h"
+
+#include <pthread.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include <Poco/Net/HTTPRequestHandler.h>
+#include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/NetException.h>
+#include <Poco/Net/WebSocket.h>
+#include <Poco/URI.h>
+
+#include "common/Logging.h"
+#include "common/Metrics.h"
+#include "common/Time.h"
+#include "decoder/EntryDecoder.h"
+#include "http/JsonWriter.h"
+#include "router/TopicPattern.h"
+#include "ws/WsAuth.h"
+#include "ws/WsFrame.h"
+#include "ws/WsProtocol.h"
+
+namespace nautilus::relay {
+
+using namespace ws;
+
+namespace {
+
+constexpr std::int64_t kMsNs = 1'000'000;
+constexpr std::int64_t kCloseGraceNs = 1'000 * kMsNs;  // wait this long for the peer's close reply
+// A close frame that cannot even be written (the peer reads nothing) waits this long, so a
+// client that wakes up still learns why, then the socket is closed.
+constexpr std::int64_t kStuckCloseNs = 5'000 * kMsNs;
+constexpr std::size_t kMaxIov = 64;
+constexpr std::size_t kMaxWriteBytes = 256 * 1024;
+constexpr std::size_t kReadChunk = 16 * 1024;
+
+std::string statusJson(const BusSnapshot& s)
+{
+    std::string out;
+    JsonWriter w(out);
+    w.beginObject().field("op", "status").key("bus").beginObject();
+    w.field("state", toString(s.state)).key("since").timestamp(s.sinceNs).field("redis", s.redis);
+    w.field("reconnects", s.reconnects).key("last_error").stringOrNull(s.lastError);
+    w.endObject().endObject();
+    return out;
+}
+
+bool sameStringSet(std::vector<std::string> a, std::vector<std::string> b)
+{
+    std::sort(a.begin(), a.end());
+    std::sort(b.begin(), b.end());
+    return a == b;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+
+struct Loop;
+
+/// One topic pattern with its type filter (empty: any type).
+struct Filter {
+    std::string pattern;
+    std::vector<std::string> types;
+
+    bool matches(std::string_view topic, std::string_view type, bool heartbeat) const
+    {
+        if (!types.empty() && std::find(types.begin(), types.end(), type) == types.end()) {
+            return false;
+        }
+        return heartbeat ? pattern == kHeartbeatTopic : topicMatches(pattern, topic);
+    }
+};
+
+bool anyMatches(const std::vector<Filter>& filters, std::string_view topic, std::string_view type, bool heartbeat)
+{
+    for (const Filter& f : filters) {
+        if (f.matches(topic, type, heartbeat)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/// One connected client. The loop thread owns the socket and reads; the routing thread and the
+/// replay workers append to the send queue under `m`; the loop thread writes it out.
+struct Client final : Subscriber, std::enable_shared_from_this<Client> {
+    struct Sub {
+        std::vector<std::string> types;
+        Router::SubscriptionId routerId = 0;
+    };
+    /// After a replay: live messages of the replayed subscription with an id at or below the
+    /// last replayed one were sent already.
+    struct Watermark {
+        StreamId id;
+        std::vector<Filter> filters;
+    };
+
+    Client(WsGateway::Impl& gateway, Loop& loop, Poco::Net::WebSocket socket, std::uint64_t id, std::string peer,
+           AuthResult auth);
+    ~Client() override;
+
+    void onMessage(const Message& msg) noexcept override;
+
+    // --- under m
+    bool enqueueLocked(FramePtr frame);  ///< false when the client was closed for it
+    void overflowLocked(FramePtr frame);
+    void evictLocked(std::size_t index);
+    void buildIndexLocked();
+    void closeForOverflowLocked();
+    void recordLagLocked(const OutFrame& f) { lagFrom.try_emplace(std::string(f.stream()), f.id); }
+    void startCatchUpLocked(const FramePtr& dropped);
+    void updateFiltersLocked();
+    void scheduleLocked();
+    bool watermarkSkipsLocked(const OutFrame& f);
+    /// Queues a control frame (reply, error, status): never conflated, never refused.
+    void sendControl(FramePtr frame);
+    /// Replay: waits for room, then queues. False when the client is gone.
+    bool pushReplay(FramePtr frame);
+
+    WsGateway::Impl& gw;
+    Loop& loop;
+    Poco::Net::WebSocket socket;
+    const int fd;
+    const std::uint64_t id;
+    const std::string peer;
+    const AuthResult auth;
+
+    // Loop thread only.
+    std::string rbuf;
+    std::string fragments;
+    bool inFragmented = false;
+    Opcode fragmentOp = Opcode::Text;
+    std::int64_t lastReceivedMono = 0;
+    bool pingOutstanding = false;
+    std::int64_t rateWindowStart = 0;
+    int rateCount = 0;
+    std::map<std::string, Sub, std::less<>> subs;
+    bool wantWrite = false;  ///< EPOLLOUT registered
+    bool closeSent = false;
+    std::int64_t closeDeadline = 0;
+    bool dead = false;
+
+    // Routing thread only.
+    std::uint64_t lastRouteSeq = 0;
+
+    // Shared, under m.
+    std::mutex m;
+    std::condition_variable room;  ///< replay workers wait for room in the queue
+    std::deque<FramePtr> queue;    ///< entries may be null (evicted)
+    std::size_t queuedBytes = 0;
+    std::size_t headOffset = 0;    ///< bytes of queue.front() already written
+    std::size_t pinned = 0;        ///< entries at the front that a write in flight points into
+    std::uint64_t popped = 0;      ///< absolute index of queue.front()
+    bool scheduled = false;        ///< in the loop's ready list, or waiting for EPOLLOUT
+    bool closing = false;          ///< a close frame is queued: nothing else is added
+    std::int64_t closingSinceMono = 0;
+    bool closed = false;
+    std::uint64_t conflatedPending = 0;
+    // Conflation index, built the first time the queue overflows: topic -> absolute index of
+    // the latest queued frame of that topic. Keys point into the frames they index.
+    bool indexed = false;
+    std::unordered_map<std::string_view, std::uint64_t> latest;
+    std::uint64_t evictScan = 0;
+    int replaying = 0;               ///< replays running: live messages wait in liveBuffer
+    std::deque<FramePtr> liveBuffer;
+    std::size_t liveBytes = 0;
+    bool liveDropping = false;       ///< liveBuffer overflowed: live messages are dropped and read again
+    bool lagging = false;            ///< the queue overflowed with events: catching up from Redis
+    bool catchUpPosted = false;
+    /// First live message dropped per stream since the last catch-up pass: where to read again.
+    std::map<std::string, StreamId, std::less<>> lagFrom;
+    std::map<std::string, Watermark, std::less<>> watermarks;
+    std::vector<Filter> filters;     ///< copy of subs for the replay workers (set by the loop)
+};
+
+/// One epoll loop serving a share of the clients.
+struct Loop {
+    Loop(WsGateway::Impl& gateway, int index);
+    ~Loop();
+    void run();
+    void wake();
+    void add(std::shared_ptr<Client> c);
+    void ready(std::shared_ptr<Client> c);
+    void onReadable(Client& c);
+    void flush(Client& c);
+    void handleFrame(Client& c, const ClientFrame& frame);
+    void handleText(Client& c, std::string_view text);
+    void handleSubscribe(Client& c, struct ws::ClientRequest& req);
+    void handleUnsubscribe(Client& c, const ws::ClientRequest& req);
+    void protocolClose(Client& c, std::uint16_t code, std::string_view reason, const char* counterReason);
+    void closeNow(Client& c);
+    void housekeeping(std::int64_t now);
+    void updateInterest(Client& c, bool wantWrite);
+
+    WsGateway::Impl& gw;
+    const int index;
+    int epfd = -1;
+    int evfd = -1;
+    std::thread thread;
+    std::atomic<bool> wakePending{false};
+    std::mutex readyMutex;
+    std::vector<std::shared_ptr<Client>> readyList;
+    std::vector<std::shared_ptr<Client>> incoming;
+    std::unordered_map<int, std::shared_ptr<Client>> clients;  // loop thread only
+    std::int64_t lastHousekeeping = 0;
+};
+
+struct ReplayJob {
+    std::shared_ptr<Client> client;
+    std::vector<Filter> filters;                   ///< what to replay (subscribe: the new patterns)
+    std::optional<StreamId> fromAll;
+    std::map<std::string, StreamId> fromByStream;
+    std::string idJson;
+    bool catchUp = false;                          ///< a slow client's catch-up, not a subscribe
+};
+
+struct WsGateway::Impl {
+    Impl(WsOptions o, WsSources s);
+
+    void broadcast(const FramePtr& frame);
+    void replayWorker();
+    void runReplay(RedisLink& link, EntryDecoder& decoder, ReplayJob& job);
+    void removeClient(std::uint64_t id);
+    void countDropped(const char* reason);
+    void postReplay(ReplayJob job)
+    {
+        {
+            std::lock_guard lock(replayMutex);
+            replayJobs.push_back(std::move(job));
+        }
+        replayWake.notify_one();
+    }
+
+    const WsOptions options;
+    const WsSources sources;
+    const WsAuth auth;
+    std::shared_ptr<spdlog::logger> log = Logging::get("relay.ws");
+
+    std::atomic<bool> running{false};
+    Router* busRouter = nullptr;
+    std::vector<Router::SubscriptionId> busSubs;
+    Router clientRouter;  // each client's topic patterns, with the client as subscriber
+
+    // Routing thread only: the message being routed and its frame, built on first use.
+    std::uint64_t routeSeq = 0;
+    const Message* current = nullptr;
+    FramePtr currentFrame;
+    FramePtr frameForCurrent()
+    {
+        if (!currentFrame) {
+            currentFrame = messageFrame(*current, options.conflateMarketData && isMarketDataTopic(current->topic));
+        }
+        return currentFrame;
+    }
+
+    std::vector<std::unique_ptr<Loop>> loops;
+    std::atomic<std::size_t> nextLoop{0};
+    std::atomic<std::uint64_t> nextClientId{1};
+
+    mutable std::mutex clientsMutex;
+    std::unordered_map<std::uint64_t, std::shared_ptr<Client>> clients;
+    std::atomic<std::size_t> clientCount{0};
+
+    std::mutex replayMutex;
+    std::condition_variable replayWake;
+    std::deque<ReplayJob> replayJobs;
+    bool replayStop = false;
+    std::vector<std::thread> replayThreads;
+
+    // Figures.
+    std::atomic<std::uint64_t> sent{0}, sentBytes{0}, dropped{0}, conflated{0}, rejected{0}, clientErrors{0},
+        replays{0}, replaying{0}, replayed{0}, subscriptions{0}, catchUps{0};
+    Counter& mSent;
+    Counter& mSentBytes;
+    Counter& mConflated;
+    Counter& mReplays;
+    Counter& mReplayed;
+    Counter& mClientErrors;
+    int collectorId = -1;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Client
+
+Client::Client(WsGateway::Impl& gateway, Loop& l, Poco::Net::WebSocket s, std::uint64_t i, std::string p, AuthResult a)
+    : gw(gateway), loop(l), socket(std::move(s)), fd(socket.impl()->sockfd()), id(i), peer(std::move(p)), auth(std::move(a))
+{
+    lastReceivedMono = monoNowNs();
+}
+
+Client::~Client()
+{
+    try {
+        socket.close();
+    } catch (...) {
+    }
+}
+
+void Client::onMessage(const Message& msg) noexcept
+{
+    // A message matching several of this client's patterns is delivered once.
+    if (lastRouteSeq == gw.routeSeq) {
+        return;
+    }
+    lastRouteSeq = gw.routeSeq;
+    if (auth.restricted && !topicAllowed(auth.allowedTopics, msg.topic)) {
+        return;
+    }
+    try {
+        FramePtr frame = gw.frameForCurrent();
+        std::lock_guard lock(m);
+        if (closed || closing) {
+            return;
+        }
+        if (replaying > 0) {
+            // Held until the replay reaches the live flow; if too much arrives meanwhile it is
+            // dropped and the replay reads it again from Redis (everything is still there).
+            if (!liveDropping && liveBytes + frame->wireLength <= gw.options.queueBytes) {
+                liveBytes += frame->wireLength;
+                liveBuffer.push_back(std::move(frame));
+                return;
+            }
+            if (!liveDropping) {
+                for (const auto& f : liveBuffer) {
+                    recordLagLocked(*f);
+                }
+                liveBuffer.clear();
+                liveBytes = 0;
+                liveDropping = true;
+            }
+            recordLagLocked(*frame);
+            return;
+        }
+        if (lagging) {
+            recordLagLocked(*frame);  // the catch-up reads it from Redis, in order
+            return;
+        }
+        if (!watermarks.empty() && watermarkSkipsLocked(*frame)) {
+            return;
+        }
+        enqueueLocked(std::move(frame));
+    } catch (const std::exception& e) {
+        gw.log->error("ws client {} ({}): cannot queue message {} {}: {}", id, peer, msg.stream, msg.id, e.what());
+    }
+}
+
+bool Client::watermarkSkipsLocked(const OutFrame& f)
+{
+    auto it = watermarks.find(f.stream());
+    if (it == watermarks.end()) {
+        return false;
+    }
+    if (f.id > it->second.id) {
+        watermarks.erase(it);  // the live flow is past what the replay sent
+        return false;
+    }
+    return anyMatches(it->second.filters, f.topic(), f.type(), f.topic() == kHeartbeatTopic);
+}
+
+bool Client::enqueueLocked(FramePtr frame)
+{
+    const std::size_t size = frame->wireLength;
+    if (!queue.empty() && queuedBytes + size > gw.options.queueBytes) {
+        overflowLocked(std::move(frame));
+        return !closing;
+    }
+    // A single frame larger than the limit still goes out, alone.
+    if (indexed && frame->conflatable) {
+        latest.insert_or_assign(frame->topic(), popped + queue.size());
+    }
+    queuedBytes += size;
+    queue.push_back(std::move(frame));
+    scheduleLocked();
+    return true;
+}
+
+void Client::evictLocked(std::size_t index)
+{
+    FramePtr& slot = queue[index];
+    if (indexed) {
+        auto it = latest.find(slot->topic());
+        if (it != latest.end() && it->second == popped + index) {
+            latest.erase(it);
+        }
+    }
+    queuedBytes -= slot->wireLength;
+    slot.reset();
+}
+
+void Client::buildIndexLocked()
+{
+    latest.clear();
+    for (std::size_t i = 0; i < queue.size(); ++i) {
+        if (queue[i] && queue[i]->conflatable) {
+            latest.insert_or_assign(queue[i]->topic(), popped + i);
+        }
+    }
+    indexed = true;
+    evictScan = popped;
+}
+
+void Client::overflowLocked(FramePtr frame)
+{
+    const std::size_t limit = gw.options.queueBytes;
+    const std::size_t size = frame->wireLength;
+    const std::size_t firstFree = std::max<std::size_t>(pinned, headOffset > 0 ? 1 : 0);
+    if (!indexed) {
+        buildIndexLocked();
+    }
+    auto conflate = [&](std::uint64_t n) {
+        conflatedPending += n;
+        gw.conflated.fetch_add(n, std::memory_order_relaxed);
+        gw.mConflated.inc(n);
+    };
+    if (frame->conflatable) {
+        // The newest value of a topic replaces the one still waiting.
+        auto it = latest.find(frame->topic());
+        if (it != latest.end() && it->second >= popped + firstFree) {
+            const std::size_t index = static_cast<std::size_t>(it->second - popped);
+            FramePtr& slot = queue[index];
+            queuedBytes = queuedBytes - slot->wireLength + size;
+            latest.erase(it);
+            slot = std::move(frame);
+            latest.emplace(slot->topic(), popped + index);
+            conflate(1);
+            return;
+        }
+    }
+    // Make room by dropping the oldest market data still waiting.
+    std::size_t i = static_cast<std::size_t>(std::max<std::uint64_t>(evictScan, popped + firstFree) - popped);
+    for (; i < queue.size() && queuedBytes + size > limit; ++i) {
+        if (queue[i] && queue[i]->conflatable) {
+            evictLocked(i);
+            conflate(1);
+        }
+    }
+    evictScan = popped + i;
+    if (queuedBytes + size <= limit) {
+        if (frame->conflatable) {
+            latest.insert_or_assign(frame->topic(), popped + queue.size());
+        }
+        queuedBytes += size;
+        queue.push_back(std::move(frame));
+        scheduleLocked();
+        return;
+    }
+    if (frame->conflatable) {
+        conflate(1);  // the queue holds only events that cannot be dropped; this quote can
+        return;
+    }
+    startCatchUpLocked(frame);
+}
+
+void Client::startCatchUpLocked(const FramePtr& dropped)
+{
+    // A burst bigger than the queue: rather than hold it in memory or drop events, stop queuing
+    // live messages for this client and read them again from Redis at the client's pace. A
+    // client that makes no progress at all is closed by the catch-up (ws.stall_timeout_ms).
+    lagging = true;
+    recordLagLocked(*dropped);
+    if (catchUpPosted) {
+        return;
+    }
+    catchUpPosted = true;
+    gw.catchUps.fetch_add(1, std::memory_order_relaxed);
+    gw.postReplay(ReplayJob{shared_from_this(), {}, std::nullopt, {}, {}, true});
+}
+
+void Client::updateFiltersLocked()
+{
+    filters.clear();
+    for (const auto& [pattern, sub] : subs) {
+        filters.push_back(Filter{pattern, sub.types});
+    }
+}
+
+void Client::closeForOverflowLocked()
+{
+    // Order, position and account events are never dropped silently: the client is closed and
+    // resumes with "from".
+    const std::size_t keep = std::max<std::size_t>(pinned, headOffset > 0 ? 1 : 0);
+    while (queue.size() > keep) {
+        queue.pop_back();
+    }
+    queuedBytes = 0;
+    for (const auto& f : queue) {
+        if (f) {
+            queuedBytes += f->wireLength;
+        }
+    }
+    latest.clear();
+    indexed = false;
+    const std::string reason = "send queue over ws.queue_bytes (" + std::to_string(gw.options.queueBytes) +
+                               "): too slow for events that are never dropped; resume with from";
+    FramePtr close = closeFrame(close_code::kTryAgainLater, reason);
+    queuedBytes += close->wireLength;
+    queue.push_back(std::move(close));
+    closing = true;
+    closingSinceMono = monoNowNs();
+    gw.countDropped("slow");
+    gw.log->warn("ws client {} ({}) closed: {}", id, peer, reason);
+    scheduleLocked();
+    room.notify_all();
+}
+
+void Client::scheduleLocked()
+{
+    if (!scheduled) {
+        scheduled = true;
+        loop.ready(shared_from_this());
+    }
+}
+
+void Client::sendControl(FramePtr frame)
+{
+    std::lock_guard lock(m);
+    if (closed || closing) {
+        return;
+    }
+    queuedBytes += frame->wireLength;
+    queue.push_back(std::move(frame));
+    scheduleLocked();
+}
+
+bool Client::pushReplay(FramePtr frame)
+{
+    std::unique_lock lock(m);
+    const auto stall = std::chrono::milliseconds(gw.options.stallTimeoutMs);
+    for (;;) {
+        const std::uint64_t before = popped;
+        const bool hasRoom = room.wait_for(lock, stall, [&] {
+            return closed || closing || queue.empty() || queuedBytes + frame->wireLength <= gw.options.queueBytes;
+        });
+        if (hasRoom) {
+            break;
+        }
+        if (popped == before) {
+            closeForOverflowLocked();  // not one frame written for ws.stall_timeout_ms
+            return false;
+        }
+    }
+    if (closed || closing) {
+        return false;
+    }
+    queuedBytes += frame->wireLength;
+    queue.push_back(std::move(frame));
+    scheduleLocked();
+    return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loop
+
+Loop::Loop(WsGateway::Impl& gateway, int i) : gw(gateway), index(i)
+{
+    epfd = ::epoll_create1(EPOLL_CLOEXEC);
+    evfd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (epfd < 0 || evfd < 0) {
+        throw std::runtime_error(std::string("ws: cannot create the event loop: ") + std::strerror(errno));
+    }
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = evfd;
+    ::epoll_ctl(epfd, EPOLL_CTL_ADD, evfd, &ev);
+}
+
+Loop::~Loop()
+{
+    if (thread.joinable()) {
+        thread.join();
+    }
+    ::close(epfd);
+    ::close(evfd);
+}
+
+void Loop::wake()
+{
+    if (!wakePending.exchange(true, std::memory_order_acq_rel)) {
+        const std::uint64_t one = 1;
+        [[maybe_unused]] const auto n = ::write(evfd, &one, sizeof one);
+    }
+}
+
+void Loop::add(std::shared_ptr<Client> c)
+{
+    {
+        std::lock_guard lock(readyMutex);
+        incoming.push_back(std::move(c));
+    }
+    wake();
+}
+
+void Loop::ready(std::shared_ptr<Client> c)
+{
+    {
+        std::lock_guard lock(readyMutex);
+        readyList.push_back(std::move(c));
+    }
+    wake();
+}
+
+void Loop::updateInterest(Client& c, bool write)
+{
+    if (c.wantWrite == write) {
+        return;
+    }
+    c.wantWrite = write;
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLRDHUP | (write ? static_cast<std::uint32_t>(EPOLLOUT) : 0u);
+    ev.data.fd = c.fd;
+    ::epoll_ctl(epfd, EPOLL_CTL_MOD, c.fd, &ev);
+}
+
+void Loop::run()
+{
+    std::vector<epoll_event> events(256);
+    std::vector<std::shared_ptr<Client>> work;
+    while (gw.running.load(std::memory_order_acquire)) {
+        const int n = ::epoll_wait(epfd, events.data(), static_cast<int>(events.size()), 250);
+        for (int i = 0; i < n; ++i) {
+            const int fd = events[static_cast<std::size_t>(i)].data.fd;
+            const std::uint32_t what = events[static_cast<std::size_t>(i)].events;
+            if (fd == evfd) {
+                std::uint64_t v = 0;
+                [[maybe_unused]] const auto r = ::read(evfd, &v, sizeof v);
+                wakePending.store(false, std::memory_order_release);
+                continue;
+            }
+            auto it = clients.find(fd);
+            if (it == clients.end()) {
+                continue;
+            }
+            std::shared_ptr<Client> c = it->second;
+            if ((what & EPOLLOUT) != 0 && !c->dead) {
+                flush(*c);
+            }
+            if ((what & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0 && !c->dead) {
+                onReadable(*c);
+            }
+        }
+        {
+            std::lock_guard lock(readyMutex);
+            for (auto& c : incoming) {
+                epoll_event ev{};
+                ev.events = EPOLLIN | EPOLLRDHUP;
+                ev.data.fd = c->fd;
+                if (::epoll_ctl(epfd, EPOLL_CTL_ADD, c->fd, &ev) == 0) {
+                    clients.emplace(c->fd, c);
+                } else {
+                    gw.log->error("ws client {} ({}): cannot watch its socket: {}", c->id, c->peer, std::strerror(errno));
+                    c->dead = true;
+                    gw.removeClient(c->id);
+                }
+            }
+            incoming.clear();
+            work.swap(readyList);
+        }
+        for (auto& c : work) {
+            if (!c->dead) {
+                flush(*c);
+            }
+        }
+        work.clear();
+        const std::int64_t now = monoNowNs();
+        if (now - lastHousekeeping >= 100 * kMsNs) {
+            lastHousekeeping = now;
+            housekeeping(now);
+        }
+    }
+    // Stopping: tell every client, best effort, and close.
+    for (auto& [fd, c] : clients) {
+        if (!c->dead) {
+            const std::string bye = makeCloseFrame(close_code::kGoingAway, "server shutting down");
+            [[maybe_unused]] const auto w = ::send(fd, bye.data(), bye.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+            closeNow(*c);
+        }
+    }
+    clients.clear();
+}
+
+void Loop::flush(Client& c)
+{
+    std::unique_lock lock(c.m);
+    for (;;) {
+        while (!c.queue.empty() && !c.queue.front()) {
+            c.queue.pop_front();
+            ++c.popped;
+        }
+        if (c.queue.empty()) {
+            c.scheduled = false;
+            if (c.wantWrite) {
+                lock.unlock();
+                updateInterest(c, false);
+            }
+            return;
+        }
+        if (c.conflatedPending > 0 && c.headOffset == 0 && c.queue.front()->isMessage) {
+            // The client is told how many market-data messages it missed, on the next one.
+            FramePtr told = withConflated(*c.queue.front(), c.conflatedPending);
+            c.queuedBytes = c.queuedBytes - c.queue.front()->wireLength + told->wireLength;
+            if (c.indexed) {
+                auto it = c.latest.find(c.queue.front()->topic());
+                if (it != c.latest.end() && it->second == c.popped) {
+                    c.latest.erase(it);
+                }
+            }
+            c.queue.front() = std::move(told);
+            c.conflatedPending = 0;
+        }
+        iovec iov[kMaxIov];
+        std::size_t count = 0;
+        std::size_t bytes = 0;
+        std::size_t entries = 0;
+        for (std::size_t i = 0; i < c.queue.size() && count < kMaxIov && bytes < kMaxWriteBytes; ++i) {
+            const FramePtr& f = c.queue[i];
+            ++entries;
+            if (!f) {
+                continue;
+            }
+            const std::string_view wire = f->wire();
+            const std::size_t skip = i == 0 ? c.headOffset : 0;
+            iov[count].iov_base = const_cast<char*>(wire.data() + skip);
+            iov[count].iov_len = wire.size() - skip;
+            bytes += iov[count].iov_len;
+            ++count;
+            if (f->isClose) {
+                break;  // nothing after a close frame
+            }
+        }
+        c.pinned = entries;
+        lock.unlock();
+        msghdr mh{};
+        mh.msg_iov = iov;
+        mh.msg_iovlen = count;
+        const ssize_t n = ::sendmsg(c.fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+        const int err = errno;
+        lock.lock();
+        c.pinned = 0;
+        if (n < 0) {
+            if (err == EAGAIN || err == EWOULDBLOCK) {
+                lock.unlock();
+                updateInterest(c, true);
+                return;
+            }
+            lock.unlock();
+            gw.log->info("ws client {} ({}) gone: {}", c.id, c.peer, std::strerror(err));
+            closeNow(c);
+            return;
+        }
+        gw.sentBytes.fetch_add(static_cast<std::uint64_t>(n), std::memory_order_relaxed);
+        gw.mSentBytes.inc(static_cast<std::uint64_t>(n));
+        std::size_t left = static_cast<std::size_t>(n);
+        bool closeWritten = false;
+        std::uint64_t frames = 0;
+        while (!c.queue.empty()) {
+            const FramePtr& f = c.queue.front();
+            if (!f) {
+                c.queue.pop_front();
+                ++c.popped;
+                continue;
+            }
+            const std::size_t remaining = f->wireLength - c.headOffset;
+            if (left < remaining) {
+                c.headOffset += left;
+                break;
+            }
+            left -= remaining;
+            c.headOffset = 0;
+            c.queuedBytes -= f->wireLength;
+            closeWritten = closeWritten || f->isClose;
+            if (c.indexed && f->conflatable) {
+                auto it = c.latest.find(f->topic());
+                if (it != c.latest.end() && it->second == c.popped) {
+                    c.latest.erase(it);
+                }
+            }
+            c.queue.pop_front();
+            ++c.popped;
+            ++frames;
+            if (closeWritten) {
+                break;
+            }
+        }
+        if (c.queue.empty() && c.indexed) {
+            c.latest.clear();
+            c.indexed = false;
+        }
+        gw.sent.fetch_add(frames, std::memory_order_relaxed);
+        gw.mSent.inc(frames);
+        c.room.notify_all();
+        if (closeWritten) {
+            c.queue.clear();
+            c.queuedBytes = 0;
+            c.scheduled = false;
+            lock.unlock();
+            // Our close frame is out: stop writing and wait (briefly) for the peer's.
+            ::shutdown(c.fd, SHUT_WR);
+            c.closeSent = true;
+            c.closeDeadline = monoNowNs() + kCloseGraceNs;
+            updateInterest(c, false);
+            return;
+        }
+        if (static_cast<std::size_t>(n) < bytes) {
+            lock.unlock();
+            updateInterest(c, true);  // the socket is full: continue on EPOLLOUT
+            return;
+        }
+    }
+}
+
+void Loop::onReadable(Client& c)
+{
+    for (;;) {
+        const std::size_t old = c.rbuf.size();
+        c.rbuf.resize(old + kReadChunk);
+        const ssize_t n = ::recv(c.fd, c.rbuf.data() + old, kReadChunk, MSG_DONTWAIT);
+        const int err = errno;
+        c.rbuf.resize(old + static_cast<std::size_t>(std::max<ssize_t>(n, 0)));
+        if (n == 0) {
+            if (!c.closeSent) {
+                gw.log->info("ws client {} ({}) disconnected", c.id, c.peer);
+            }
+            closeNow(c);
+            return;
+        }
+        if (n < 0) {
+            if (err == EAGAIN || err == EWOULDBLOCK) {
+                break;
+            }
+            if (err == EINTR) {
+                continue;
+            }
+            gw.log->info("ws client {} ({}) gone: {}", c.id, c.peer, std::strerror(err));
+            closeNow(c);
+            return;
+        }
+        c.lastReceivedMono = monoNowNs();
+        c.pingOutstanding = false;
+        if (c.closeSent) {
+            c.rbuf.clear();  // after our close frame, only the peer's close matters: EOF follows
+            continue;
+        }
+        std::size_t pos = 0;
+        while (!c.dead && !c.closeSent && pos < c.rbuf.size()) {
+            ClientFrame frame;
+            const ParseResult r = parseFrame(c.rbuf.data() + pos, c.rbuf.size() - pos, gw.options.maxFrameBytes, frame);
+            if (r.status == ParseResult::Incomplete) {
+                break;
+            }
+            if (r.status == ParseResult::Error) {
+                protocolClose(c, r.closeCode, r.error, r.closeCode == close_code::kTooBig ? "too_big" : "protocol");
+                return;
+            }
+            pos += r.consumed;
+            handleFrame(c, frame);
+        }
+        if (c.dead) {
+            return;
+        }
+        c.rbuf.erase(0, pos);
+        if (c.rbuf.size() > gw.options.maxFrameBytes + 2 * kReadChunk) {
+            protocolClose(c, close_code::kTooBig, "frame larger than ws.max_frame_bytes", "too_big");
+            return;
+        }
+    }
+}
+
+void Loop::handleFrame(Client& c, const ClientFrame& frame)
+{
+    const std::string_view payload = frame.payload;
+    switch (frame.op) {
+    case Opcode::Ping:
+        c.sendControl(pongFrame(payload));
+        return;
+    case Opcode::Pong:
+        return;  // lastReceivedMono was updated by the read
+    case Opcode::Close: {
+        std::uint16_t code = close_code::kNormal;
+        if (payload.size() >= 2) {
+            code = static_cast<std::uint16_t>((static_cast<unsigned char>(payload[0]) << 8) | static_cast<unsigned char>(payload[1]));
+        }
+        gw.log->info("ws client {} ({}) closed the connection ({})", c.id, c.peer, code);
+        std::lock_guard lock(c.m);
+        if (!c.closing && !c.closed) {
+            FramePtr reply = closeFrame(code < 1000 || code == 1005 || code == 1006 ? close_code::kNormal : code, "");
+            c.queuedBytes += reply->wireLength;
+            c.queue.push_back(std::move(reply));
+            c.closing = true;
+            c.closingSinceMono = monoNowNs();
+            c.scheduleLocked();
+        }
+        return;
+    }
+    default:
+        break;
+    }
+    // Data frames, possibly fragmented: a message is one text frame, or a first frame and
+    // continuations up to one with fin, bounded by ws.max_frame_bytes in total.
+    Opcode op = frame.op;
+    std::string_view whole = payload;
+    if (op == Opcode::Continuation) {
+        if (!c.inFragmented) {
+            protocolClose(c, close_code::kProtocolError, "continuation frame without a message to continue", "protocol");
+            return;
+        }
+        if (c.fragments.size() + payload.size() > gw.options.maxFrameBytes) {
+            protocolClose(c, close_code::kTooBig, "message larger than ws.max_frame_bytes", "too_big");
+            return;
+        }
+        c.fragments.append(payload);
+        if (!frame.fin) {
+            return;
+        }
+        c.inFragmented = false;
+        op = c.fragmentOp;
+        whole = c.fragments;
+    } else {
+        if (c.inFragmented) {
+            protocolClose(c, close_code::kProtocolError, "new message before the fragmented one ended", "protocol");
+            return;
+        }
+        // Rate limit per client, counted per message.
+        const std::int64_t now = monoNowNs();
+        if (now - c.rateWindowStart >= 1000 * kMsNs) {
+            c.rateWindowStart = now;
+            c.rateCount = 0;
+        }
+        ++c.rateCount;
+        const int limit = gw.options.maxMessagesPerSecond;
+        if (limit > 0 && c.rateCount > 2 * limit) {
+            protocolClose(c, close_code::kPolicyViolation,
+                          "incoming message rate over ws.max_messages_per_second (" + std::to_string(limit) + ")",
+                          "rate");
+            return;
+        }
+        if (!frame.fin) {
+            c.inFragmented = true;
+            c.fragmentOp = op;
+            c.fragments.assign(payload);
+            return;
+        }
+    }
+    const int limit = gw.options.maxMessagesPerSecond;
+    if (limit > 0 && c.rateCount > limit) {
+        gw.clientErrors.fetch_add(1, std::memory_order_relaxed);
+        gw.mClientErrors.inc();
+        c.sendControl(textFrame(errorJson("rate_limited", "more than " + std::to_string(limit) +
+                                                              " messages per second (ws.max_messages_per_second); "
+                                                              "this one was ignored")));
+        return;
+    }
+    if (op == Opcode::Binary) {
+        gw.clientErrors.fetch_add(1, std::memory_order_relaxed);
+        gw.mClientErrors.inc();
+        c.sendControl(textFrame(errorJson("bad_request", "binary frames are not supported: send JSON text frames")));
+        return;
+    }
+    const std::string text(whole);  // fragments may be reused by the next frame
+    c.fragments.clear();
+    handleText(c, text);
+}
+
+void Loop::handleText(Client& c, std::string_view text)
+{
+    if (!isValidUtf8(text)) {
+        protocolClose(c, 1007, "text frame is not valid UTF-8", "protocol");
+        return;
+    }
+    ClientRequest req;
+    std::string code;
+    std::string message;
+    if (!parseRequest(text, req, code, message)) {
+        gw.clientErrors.fetch_add(1, std::memory_order_relaxed);
+        gw.mClientErrors.inc();
+        c.sendControl(textFrame(errorJson(code, message)));
+        return;
+    }
+    switch (req.op) {
+    case ClientRequest::Op::Ping:
+        c.sendControl(textFrame(req.idJson.empty() ? std::string(R"({"op":"pong"})")
+                                                   : R"({"op":"pong","id":)" + req.idJson + "}"));
+        return;
+    case ClientRequest::Op::Subscribe:
+        handleSubscribe(c, req);
+        return;
+    case ClientRequest::Op::Unsubscribe:
+        handleUnsubscribe(c, req);
+        return;
+    }
+}
+
+void Loop::handleSubscribe(Client& c, ClientRequest& req)
+{
+    auto error = [&](std::string_view code, const std::string& message) {
+        gw.clientErrors.fetch_add(1, std::memory_order_relaxed);
+        gw.mClientErrors.inc();
+        std::string json = errorJson(code, message);
+        if (!req.idJson.empty()) {
+            json.insert(json.size() - 1, R"(,"id":)" + req.idJson);
+        }
+        c.sendControl(textFrame(json));
+    };
+    if (c.auth.restricted) {
+        for (const std::string& t : req.topics) {
+            if (!patternAllowed(c.auth.allowedTopics, t)) {
+                error("forbidden", "topic pattern \"" + t + "\" is not allowed for this token");
+                return;
+            }
+        }
+    }
+    std::size_t added = 0;
+    for (const std::string& t : req.topics) {
+        added += c.subs.contains(t) ? 0 : 1;
+    }
+    if (c.subs.size() + added > gw.options.maxSubscriptions) {
+        error("limit", "more than " + std::to_string(gw.options.maxSubscriptions) +
+                           " topic patterns per client (ws.max_subscriptions)");
+        return;
+    }
+    if (req.hasFrom) {
+        std::lock_guard lock(c.m);
+        ++c.replaying;  // live messages wait for the replay from now on
+    }
+    for (const std::string& t : req.topics) {
+        auto it = c.subs.find(t);
+        if (it != c.subs.end()) {
+            if (sameStringSet(it->second.types, req.types)) {
+                continue;
+            }
+            gw.clientRouter.unsubscribe(it->second.routerId);
+            gw.subscriptions.fetch_sub(1, std::memory_order_relaxed);
+            c.subs.erase(it);
+        }
+        Client::Sub sub;
+        sub.types = req.types;
+        sub.routerId = gw.clientRouter.subscribe(t, req.types, &c);
+        gw.subscriptions.fetch_add(1, std::memory_order_relaxed);
+        c.subs.emplace(t, std::move(sub));
+    }
+    {
+        std::lock_guard lock(c.m);
+        c.updateFiltersLocked();
+    }
+    if (!req.hasFrom) {
+        std::string out;
+        JsonWriter w(out);
+        w.beginObject().field("op", "subscribed").key("topics").beginArray();
+        for (const auto& t : req.topics) {
+            w.value(t);
+        }
+        w.endArray().key("types").beginArray();
+        for (const auto& t : req.types) {
+            w.value(t);
+        }
+        w.endArray().endObject();
+        if (!req.idJson.empty()) {
+            out.insert(out.size() - 1, R"(,"id":)" + req.idJson);
+        }
+        c.sendControl(textFrame(out));
+        return;
+    }
+    ReplayJob job;
+    job.client = c.shared_from_this();
+    for (const std::string& t : req.topics) {
+        job.filters.push_back(Filter{t, req.types});
+    }
+    job.fromAll = req.fromAll;
+    job.fromByStream = std::move(req.fromByStream);
+    job.idJson = req.idJson;
+    gw.replays.fetch_add(1, std::memory_order_relaxed);
+    gw.replaying.fetch_add(1, std::memory_order_relaxed);
+    gw.mReplays.inc();
+    gw.postReplay(std::move(job));
+}
+
+void Loop::handleUnsubscribe(Client& c, const ClientRequest& req)
+{
+    std::string out;
+    JsonWriter w(out);
+    w.beginObject().field("op", "unsubscribed").key("topics").beginArray();
+    for (const std::string& t : req.topics) {
+        auto it = c.subs.find(t);
+        if (it == c.subs.end()) {
+            continue;
+        }
+        gw.clientRouter.unsubscribe(it->second.routerId);
+        gw.subscriptions.fetch_sub(1, std::memory_order_relaxed);
+        c.subs.erase(it);
+        w.value(t);
+    }
+    w.endArray().endObject();
+    {
+        std::lock_guard lock(c.m);
+        c.updateFiltersLocked();
+    }
+    if (!req.idJson.empty()) {
+        out.insert(out.size() - 1, R"(,"id":)" + req.idJson);
+    }
+    c.sendControl(textFrame(out));
+}
+
+void Loop::protocolClose(Client& c, std::uint16_t code, std::string_view reason, const char* counterReason)
+{
+    gw.log->warn("ws client {} ({}) closed: {} ({})", c.id, c.peer, reason, code);
+    gw.countDropped(counterReason);
+    {
+        std::lock_guard lock(c.m);
+        if (c.closing || c.closed) {
+            return;
+        }
+        // What is queued (replies to the frames before this one) goes out first.
+        FramePtr close = closeFrame(code, reason);
+        c.queuedBytes += close->wireLength;
+        c.queue.push_back(std::move(close));
+        c.closing = true;
+            c.closingSinceMono = monoNowNs();
+        c.scheduleLocked();
+    }
+    c.rbuf.clear();
+}
+
+void Loop::closeNow(Client& c)
+{
+    if (c.dead) {
+        return;
+    }
+    c.dead = true;
+    {
+        std::lock_guard lock(c.m);
+        c.closed = true;
+        c.queue.clear();
+        c.queuedBytes = 0;
+        c.liveBuffer.clear();
+        c.latest.clear();
+        c.room.notify_all();
+    }
+    // After this, the routing thread cannot reach the client any more.
+    for (auto& [pattern, sub] : c.subs) {
+        gw.clientRouter.unsubscribeAndWait(sub.routerId);
+        gw.subscriptions.fetch_sub(1, std::memory_order_relaxed);
+    }
+    c.subs.clear();
+    ::epoll_ctl(epfd, EPOLL_CTL_DEL, c.fd, nullptr);
+    ::shutdown(c.fd, SHUT_RDWR);
+    gw.removeClient(c.id);
+    // The loop's map entry goes at the end of the iteration (housekeeping), not while an
+    // iterator of it may be in use.
+}
+
+void Loop::housekeeping(std::int64_t now)
+{
+    const std::int64_t interval = static_cast<std::int64_t>(gw.options.pingIntervalMs) * kMsNs;
+    for (auto it = clients.begin(); it != clients.end();) {
+        Client& c = *it->second;
+        if (!c.dead && c.closeSent && now >= c.closeDeadline) {
+            closeNow(c);
+        }
+        if (!c.dead && !c.closeSent) {
+            bool stuck = false;
+            {
+                std::lock_guard lock(c.m);
+                stuck = c.closing && now - c.closingSinceMono > kStuckCloseNs;
+            }
+            if (stuck) {
+                closeNow(c);  // its close frame cannot even be written: the peer reads nothing
+            }
+        }
+        if (!c.dead && !c.closeSent && interval > 0) {
+            const std::int64_t quiet = now - c.lastReceivedMono;
+            if (quiet > 2 * interval) {
+                gw.log->warn("ws client {} ({}) closed: nothing received for {} ms (keepalive)", c.id, c.peer,
+                             quiet / kMsNs);
+                gw.countDropped("keepalive");
+                // Best effort: a dead peer will not read it, a live but mute one learns why.
+                const std::string bye = makeCloseFrame(close_code::kGoingAway, "keepalive timeout: no pong");
+                [[maybe_unused]] const auto w = ::send(c.fd, bye.data(), bye.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+                closeNow(c);
+            } else if (quiet > interval && !c.pingOutstanding) {
+                c.pingOutstanding = true;
+                c.sendControl(pingFrame());
+            }
+        }
+        if (c.dead) {
+            it = clients.erase(it);
+        } else {
+            ++it;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Gateway
+
+WsGateway::Impl::Impl(WsOptions o, WsSources s)
+    : options(std::move(o)),
+      sources(std::move(s)),
+      auth(options),
+      mSent(MetricsRegistry::global().counter("nautilus_relay_ws_sent_frames_total", "Frames written to WebSocket clients")),
+      mSentBytes(MetricsRegistry::global().counter("nautilus_relay_ws_sent_bytes_total", "Bytes written to WebSocket clients")),
+      mConflated(MetricsRegistry::global().counter("nautilus_relay_ws_conflated_total",
+                                                   "Market-data messages a slow client got a newer value instead of")),
+      mReplays(MetricsRegistry::global().counter("nautilus_relay_ws_replays_total", "Subscriptions with \"from\" (replays)")),
+      mReplayed(MetricsRegistry::global().counter("nautilus_relay_ws_replayed_total", "Entries sent from Redis history")),
+      mClientErrors(MetricsRegistry::global().counter("nautilus_relay_ws_client_errors_total",
+                                                      "Error frames sent for bad client frames"))
+{
+}
+
+void WsGateway::Impl::countDropped(const char* reason)
+{
+    dropped.fetch_add(1, std::memory_order_relaxed);
+    MetricsRegistry::global()
+        .counter("nautilus_relay_ws_dropped_clients_total", "WebSocket clients closed by the relay",
+                 std::string("reason=\"") + reason + "\"")
+        .inc();
+}
+
+void WsGateway::Impl::removeClient(std::uint64_t clientId)
+{
+    std::lock_guard lock(clientsMutex);
+    if (clients.erase(clientId) != 0) {
+        clientCount.fetch_sub(1, std::memory_order_relaxed);
+    }
+}
+
+void WsGateway::Impl::broadcast(const FramePtr& frame)
+{
+    std::vector<std::shared_ptr<Client>> all;
+    {
+        std::lock_guard lock(clientsMutex);
+        all.reserve(clients.size());
+        for (auto& [cid, c] : clients) {
+            all.push_back(c);
+        }
+    }
+    for (auto& c : all) {
+        c->sendControl(frame);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Replay
+
+namespace {
+
+struct StreamPlan {
+    std::string key;
+    StreamId from;
+    bool recovered = true;
+    std::string reason;
+};
+
+// XINFO STREAM key: is everything after `from` still there?
+void checkHistory(RedisLink& link, StreamPlan& plan)
+{
+    RespReader r = link.command({"XINFO", "STREAM", plan.key});
+    RespValue top = r.next();
+    if (top.type == RespType::Error) {
+        if (top.str.find("no such key") != std::string_view::npos) {
+            plan.recovered = false;
+            plan.reason = "stream does not exist";
+            return;
+        }
+        throw RedisLinkError("XINFO STREAM " + plan.key + ": " + std::string(top.str));
+    }
+    if (!top.isArray()) {
+        throw RedisLinkError("unexpected XINFO STREAM reply");
+    }
+    std::optional<StreamId> lastGenerated;
+    std::optional<StreamId> maxDeleted;
+    std::optional<StreamId> firstEntry;
+    std::optional<std::int64_t> entriesAdded;
+    std::int64_t length = 0;
+    const std::size_t n = top.size();
+    for (std::size_t i = 0; i + 1 < n; i += 2) {
+        const RespValue name = r.next();
+        r.skipChildren(name);
+        const std::string_view field = name.str;
+        const RespValue value = r.next();
+        if (field == "last-generated-id" && value.isString()) {
+            lastGenerated = StreamId::parse(value.str);
+        } else if (field == "length" && value.type == RespType::Integer) {
+            length = value.integer;
+        } else if (field == "entries-added" && value.type == RespType::Integer) {
+            entriesAdded = value.integer;
+        } else if (field == "max-deleted-entry-id" && value.isString()) {
+            maxDeleted = StreamId::parse(value.str);
+        } else if (field == "first-entry" && value.isArray() && value.size() >= 1) {
+            const RespValue fid = r.next();
+            if (fid.isString()) {
+                firstEntry = StreamId::parse(fid.str);
+            }
+            r.skipChildren(fid);
+            for (std::size_t k = 1; k < value.size(); ++k) {
+                r.skipValue();
+            }
+            continue;
+        }
+        r.skipChildren(value);
+    }
+    if (lastGenerated && plan.from > *lastGenerated) {
+        plan.recovered = false;
+        plan.reason = "stream was reset: its last id " + lastGenerated->toString() + " is before from; replaying all of it";
+        plan.from = StreamId{};
+        return;
+    }
+    // Trimming (XTRIM, MAXLEN) does not move max-deleted-entry-id, only XDEL does; so an id older
+    // than the first entry left, on a stream that lost entries, cannot be proven complete.
+    const bool lostSome = entriesAdded ? *entriesAdded > length : !plan.from.isZero();
+    if (maxDeleted && *maxDeleted > plan.from) {
+        plan.recovered = false;
+        plan.reason = "entries after from were deleted; oldest available is " +
+                      (firstEntry ? firstEntry->toString() : std::string("none"));
+    } else if (lostSome && (firstEntry ? *firstEntry > plan.from : lastGenerated && plan.from < *lastGenerated)) {
+        plan.recovered = false;
+        plan.reason = "from is older than the stream's first entry " +
+                      (firstEntry ? firstEntry->toString() : std::string("(none left)")) + ": entries were trimmed";
+    }
+}
+
+}  // namespace
+
+void WsGateway::Impl::replayWorker()
+{
+    RedisLinkOptions o = sources.redis;
+    o.clientName = "nautilus-relay-ws-replay";
+    RedisLink link(o);
+    EntryDecoder decoder;
+    std::unique_lock lock(replayMutex);
+    for (;;) {
+        replayWake.wait(lock, [this] { return replayStop || !replayJobs.empty(); });
+        if (replayStop) {
+            return;
+        }
+        ReplayJob job = std::move(replayJobs.front());
+        replayJobs.pop_front();
+        lock.unlock();
+        replaying.fetch_add(job.catchUp ? 1 : 0, std::memory_order_relaxed);
+        try {
+            runReplay(link, decoder, job);
+        } catch (const std::exception& e) {
+            // Redis failed under the replay: the client is told, and closed when it was catching
+            // up (it must resume with from; its events cannot be dropped silently).
+            log->error("ws client {} ({}): {} failed: {}", job.client->id, job.client->peer,
+                       job.catchUp ? "catch-up" : "replay", e.what());
+            link.close();
+            Client& c = *job.client;
+            c.sendControl(textFrame(errorJson("replay_failed", std::string("reading Redis history failed: ") + e.what())));
+            std::lock_guard cl(c.m);
+            if (!c.closed && !c.closing) {
+                if (job.catchUp || !c.lagFrom.empty() || c.lagging) {
+                    c.closeForOverflowLocked();
+                } else {
+                    c.replaying -= 1;
+                    if (c.replaying == 0) {
+                        std::deque<FramePtr> held;
+                        held.swap(c.liveBuffer);
+                        c.liveBytes = 0;
+                        for (auto& f : held) {
+                            c.enqueueLocked(std::move(f));
+                        }
+                    }
+                }
+            }
+        }
+        replaying.fetch_sub(1, std::memory_order_relaxed);
+        job.client.reset();
+        lock.lock();
+    }
+}
+
+namespace {
+
+// The id just before `id`, so that XRANGE "(" + before(id) starts at id itself.
+StreamId before(StreamId id)
+{
+    if (id.seq > 0) {
+        return StreamId{id.ms, id.seq - 1};
+    }
+    return id.ms > 0 ? StreamId{id.ms - 1, ~std::uint64_t{0}} : StreamId{};
+}
+
+void writeFilters(JsonWriter& w, const std::vector<Filter>& filters)
+{
+    w.key("topics").beginArray();
+    for (const Filter& f : filters) {
+        w.value(f.pattern);
+    }
+    w.endArray().key("types").beginArray();
+    if (!filters.empty()) {
+        for (const auto& t : filters.front().types) {
+            w.value(t);
+        }
+    }
+    w.endArray();
+}
+
+}  // namespace
+
+void WsGateway::Impl::runReplay(RedisLink& link, EntryDecoder& decoder, ReplayJob& job)
+{
+    Client& c = *job.client;
+    if (!link.isOpen()) {
+        link.connect();
+    }
+    std::vector<StreamPlan> plans;
+    if (job.catchUp) {
+        // Everything this client did not get since it fell behind, from the first dropped
+        // message of each stream on; live messages wait in its liveBuffer meanwhile.
+        std::lock_guard lock(c.m);
+        if (c.closed || c.closing) {
+            return;
+        }
+        c.replaying += 1;
+        c.lagging = false;
+        c.catchUpPosted = false;
+        c.liveDropping = false;
+        for (const auto& [key, first] : c.lagFrom) {
+            plans.push_back(StreamPlan{key, before(first)});
+        }
+        c.lagFrom.clear();
+        job.filters = c.filters;
+        log->info("ws client {} ({}) fell behind on {} stream(s); catching up from Redis", c.id, c.peer, plans.size());
+    } else {
+        // Which streams: the ones this relay reads (never arbitrary keys), narrowed by "from".
+        std::vector<std::string> known;
+        for (const StreamStatus& st : sources.bus().streams) {
+            known.push_back(st.key);
+        }
+        std::vector<std::string> unknown;
+        for (const auto& [key, from] : job.fromByStream) {
+            if (std::find(known.begin(), known.end(), key) == known.end()) {
+                unknown.push_back(key);
+                continue;
+            }
+            plans.push_back(StreamPlan{key, from});
+        }
+        if (job.fromAll) {
+            for (const std::string& key : known) {
+                if (job.fromByStream.contains(key)) {
+                    continue;
+                }
+                // With one stream per topic the key names its topic: skip streams no pattern matches.
+                if (!sources.perTopicPrefix.empty() && key.starts_with(sources.perTopicPrefix)) {
+                    const std::string_view topic = std::string_view(key).substr(sources.perTopicPrefix.size());
+                    bool any = false;
+                    for (const Filter& f : job.filters) {
+                        any = any || (topic == kHeartbeatTopic ? f.pattern == kHeartbeatTopic : topicMatches(f.pattern, topic));
+                    }
+                    if (!any) {
+                        continue;
+                    }
+                }
+                plans.push_back(StreamPlan{key, *job.fromAll});
+            }
+        }
+        bool recovered = unknown.empty();
+        for (StreamPlan& plan : plans) {
+            checkHistory(link, plan);
+            recovered = recovered && plan.recovered;
+        }
+        std::string out;
+        JsonWriter w(out);
+        w.beginObject().field("op", "subscribed");
+        writeFilters(w, job.filters);
+        w.field("recovered", recovered);
+        if (!recovered) {
+            std::string reason;
+            for (const StreamPlan& p : plans) {
+                if (!p.recovered && reason.empty()) {
+                    reason = p.key + ": " + p.reason;
+                }
+            }
+            if (reason.empty() && !unknown.empty()) {
+                reason = unknown.front() + ": not a stream this relay reads";
+            }
+            w.field("reason", reason);
+        }
+        w.key("streams").beginArray();
+        for (const StreamPlan& p : plans) {
+            w.beginObject().field("stream", p.key).field("from", p.from.toString()).field("recovered", p.recovered);
+            if (!p.recovered) {
+                w.field("reason", p.reason);
+            }
+            w.endObject();
+        }
+        for (const std::string& k : unknown) {
+            w.beginObject().field("stream", k).field("recovered", false).field("reason", "not a stream this relay reads").endObject();
+        }
+        w.endArray().endObject();
+        if (!job.idJson.empty()) {
+            out.insert(out.size() - 1, R"(,"id":)" + job.idJson);
+        }
+        c.sendControl(textFrame(out));
+    }
+
+    std::map<std::string, StreamId, std::less<>> position;
+    for (const StreamPlan& p : plans) {
+        position[p.key] = p.from;
+    }
+    std::uint64_t count = 0;
+    std::vector<FieldView> fields;
+    const std::string batch = std::to_string(options.replayBatch);
+    for (;;) {
+        for (auto& [key, last] : position) {
+            for (;;) {
+                char buf[48];
+                const std::string start = "(" + std::string(last.format(buf));
+                link.begin(6).arg("XRANGE").arg(key).arg(start).arg("+").arg("COUNT").arg(batch);
+                link.send();
+                RespReader r = link.readReply();
+                const RespValue top = r.next();
+                if (top.type == RespType::Error) {
+                    throw RedisLinkError("XRANGE " + key + ": " + std::string(top.str));
+                }
+                if (!top.isArray() || top.size() == 0) {
+                    break;
+                }
+                const std::size_t n = top.size();
+                for (std::size_t i = 0; i < n; ++i) {
+                    const RespValue entry = r.next();
+                    if (!entry.isArray() || entry.size() < 2) {
+                        r.skipChildren(entry);
+                        continue;
+                    }
+                    const RespValue idV = r.next();
+                    const auto entryId = StreamId::parse(idV.str);
+                    const RespValue fv = r.next();
+                    fields.clear();
+                    if (fv.isArray()) {
+                        const std::size_t fn = fv.size();
+                        for (std::size_t k = 0; k + 1 < fn; k += 2) {
+                            const RespValue name = r.next();
+                            r.skipChildren(name);
+                            const RespValue value = r.next();
+                            r.skipChildren(value);
+                            fields.push_back(FieldView{name.str, value.str});
+                        }
+                        if (fn % 2 == 1) {
+                            r.skipValue();
+                        }
+                    }
+                    for (std::size_t k = 2; k < entry.size(); ++k) {
+                        r.skipValue();
+                    }
+                    if (!entryId) {
+                        continue;
+                    }
+                    last = *entryId;
+                    Message msg;
+                    if (!decoder.decode(std::span<const FieldView>(fields.data(), fields.size()), msg)) {
+                        continue;  // the live reader logs and counts rejected entries
+                    }
+                    msg.stream = key;
+                    msg.id = idV.str;
+                    msg.streamId = *entryId;
+                    msg.receivedNs = wallNowNs();
+                    if (!anyMatches(job.filters, msg.topic, msg.type, msg.heartbeat) ||
+                        (c.auth.restricted && !topicAllowed(c.auth.allowedTopics, msg.topic))) {
+                        continue;
+                    }
+                    if (!c.pushReplay(messageFrame(msg, false))) {
+                        return;  // the client is gone, or stalled and closed
+                    }
+                    ++count;
+                    replayed.fetch_add(1, std::memory_order_relaxed);
+                    mReplayed.inc();
+                }
+                if (n < static_cast<std::size_t>(options.replayBatch)) {
+                    break;
+                }
+            }
+        }
+        // The seam. Live messages routed meanwhile wait in liveBuffer; those already sent are
+        // skipped by id. Live messages dropped meanwhile (too many) are read in another pass.
+        std::lock_guard lock(c.m);
+        if (c.closed || c.closing) {
+            return;
+        }
+        if (!c.lagFrom.empty()) {
+            for (const auto& [key, first] : c.lagFrom) {
+                position.try_emplace(key, before(first));  // a stream already read keeps its position
+            }
+            c.lagFrom.clear();
+            c.liveDropping = false;
+            continue;
+        }
+        for (const auto& [key, id] : position) {
+            c.watermarks[key] = Client::Watermark{id, job.filters};
+        }
+        if (!job.catchUp) {
+            std::string done = R"({"op":"replayed","count":)" + std::to_string(count);
+            if (!job.idJson.empty()) {
+                done += R"(,"id":)" + job.idJson;
+            }
+            done += "}";
+            FramePtr marker = textFrame(done);
+            c.queuedBytes += marker->wireLength;
+            c.queue.push_back(std::move(marker));
+            c.scheduleLocked();
+        }
+        c.replaying -= 1;
+        if (c.replaying == 0) {
+            std::deque<FramePtr> held;
+            held.swap(c.liveBuffer);
+            c.liveBytes = 0;
+            for (auto& f : held) {
+                if (c.lagging) {
+                    c.recordLagLocked(*f);  // fell behind again while draining: the next catch-up reads it
+                } else if (!c.watermarkSkipsLocked(*f)) {
+                    c.enqueueLocked(std::move(f));
+                }
+            }
+        }
+        return;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The upgrade (HTTP worker thread)
+
+namespace {
+
+class UpgradeHandler final : public Poco::Net::HTTPRequestHandler {
+public:
+    explicit UpgradeHandler(WsGateway::Impl& gw, std::function<void(Poco::Net::WebSocket, std::string, AuthResult)> adopt)
+        : _gw(gw), _adopt(std::move(adopt))
+    {
+    }
+
+    void handleRequest(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response) override
+    {
+        auto refuse = [&](Poco::Net::HTTPResponse::HTTPStatus status, std::string_view code, const std::string& message) {
+            _gw.rejected.fetch_add(1, std::memory_order_relaxed);
+            MetricsRegistry::global()
+                .counter("nautilus_relay_ws_rejected_upgrades_total", "WebSocket upgrades refused",
+                         "status=\"" + std::to_string(static_cast<int>(status)) + "\"")
+                .inc();
+            _gw.log->info("ws upgrade from {} refused ({}): {}", request.clientAddress().toString(), static_cast<int>(status),
+                          message);
+            std::string body;
+            JsonWriter w(body);
+            w.beginObject().field("error", code).field("message", message).endObject();
+            response.setStatusAndReason(status);
+            response.setKeepAlive(false);  // a refused client must not hold an HTTP worker
+            response.setContentType("application/json");
+            if (status == Poco::Net::HTTPResponse::HTTP_UNAUTHORIZED) {
+                response.set("WWW-Authenticate", "Bearer realm=\"nautilus-relay\"");
+            }
+            response.setContentLength(static_cast<std::streamsize>(body.size()));
+            response.send() << body;
+        };
+        if (!_gw.running.load()) {
+            refuse(Poco::Net::HTTPResponse::HTTP_SERVICE_UNAVAILABLE, "unavailable", "the relay is stopping");
+            return;
+        }
+        const std::string upgrade = request.get("Upgrade", "");
+        if (request.getMethod() != Poco::Net::HTTPRequest::HTTP_GET || Poco::icompare(upgrade, "websocket") != 0) {
+            refuse(Poco::Net::HTTPResponse::HTTP_BAD_REQUEST, "bad_request",
+                   "GET /ws expects a WebSocket upgrade (Upgrade: websocket); see docs/websocket.md");
+            return;
+        }
+        const std::string origin = request.get("Origin", "");
+        if (!_gw.auth.originAllowed(origin)) {
+            refuse(Poco::Net::HTTPResponse::HTTP_FORBIDDEN, "forbidden",
+                   "origin " + origin + " is not allowed (ws.allowed_origins)");
+            return;
+        }
+        std::string queryToken;
+        try {
+            const Poco::URI uri(request.getURI());
+            for (const auto& [k, v] : uri.getQueryParameters()) {
+                if (k == "token") {
+                    queryToken = v;
+                }
+            }
+        } catch (const Poco::Exception&) {
+            refuse(Poco::Net::HTTPResponse::HTTP_BAD_REQUEST, "bad_request", "malformed request URI");
+            return;
+        }
+        AuthResult auth = _gw.auth.check(request.get("Authorization", ""), queryToken);
+        if (auth.status != 200) {
+            refuse(Poco::Net::HTTPResponse::HTTP_UNAUTHORIZED, "unauthorized", auth.reason);
+            return;
+        }
+        if (_gw.clientCount.load() >= _gw.options.maxClients) {
+            response.set("Retry-After", "5");
+            refuse(Poco::Net::HTTPResponse::HTTP_SERVICE_UNAVAILABLE, "too_many_clients",
+                   "too many WebSocket clients (ws.max_clients = " + std::to_string(_gw.options.maxClients) + ")");
+            return;
+        }
+        try {
+            Poco::Net::WebSocket socket(request, response);  // answers 101 and detaches the socket
+            _adopt(std::move(socket), request.clientAddress().toString(), std::move(auth));
+        } catch (const Poco::Net::WebSocketException& e) {
+            if (!response.sent()) {
+                refuse(Poco::Net::HTTPResponse::HTTP_BAD_REQUEST, "bad_request", "WebSocket handshake: " + e.message());
+            }
+        } catch (const std::exception& e) {
+            _gw.log->error("ws upgrade from {} failed: {}", request.clientAddress().toString(), e.what());
+        }
+    }
+
+private:
+    WsGateway::Impl& _gw;
+    std::function<void(Poco::Net::WebSocket, std::string, AuthResult)> _adopt;
+};
+
+}  // namespace
+
+WsGateway::WsGateway(WsOptions options, WsSources sources)
+    : _impl(std::make_unique<Impl>(std::move(options), std::move(sources)))
+{
+}
+
+WsGateway::~WsGateway()
+{
+    stop();
+}
+
+const WsOptions& WsGateway::options() const
+{
+    return _impl->options;
+}
+
+void WsGateway::start(Router& busRouter)
+{
+    Impl& gw = *_impl;
+    gw.running.store(true);
+    const int threads = std::max(1, gw.options.threads);
+    for (int i = 0; i < threads; ++i) {
+        gw.loops.push_back(std::make_unique<Loop>(gw, i));
+    }
+    for (auto& loop : gw.loops) {
+        Loop* l = loop.get();
+        l->thread = std::thread([l] {
+            pthread_setname_np(pthread_self(), ("ws-loop-" + std::to_string(l->index)).c_str());
+            l->run();
+        });
+    }
+    for (int i = 0; i < std::max(1, gw.options.replayThreads); ++i) {
+        gw.replayThreads.emplace_back([this] { _impl->replayWorker(); });
+    }
+    gw.busRouter = &busRouter;
+    gw.busSubs.push_back(busRouter.subscribe("*", {}, this));
+    gw.busSubs.push_back(busRouter.subscribe(std::string(kHeartbeatTopic), {}, this));
+    gw.collectorId = MetricsRegistry::global().addCollector([this](PromWriter& w) {
+        const WsSnapshot s = snapshot();
+        w.family("nautilus_relay_ws_clients", "gauge", "Connected WebSocket clients");
+        w.sample("nautilus_relay_ws_clients", "", static_cast<double>(s.clients));
+        w.family("nautilus_relay_ws_subscriptions", "gauge", "Topic patterns subscribed over all WebSocket clients");
+        w.sample("nautilus_relay_ws_subscriptions", "", static_cast<double>(s.subscriptions));
+        w.family("nautilus_relay_ws_queue_bytes", "gauge", "Bytes waiting in all WebSocket send queues");
+        w.sample("nautilus_relay_ws_queue_bytes", "", static_cast<double>(s.queueBytes));
+        w.family("nautilus_relay_ws_max_client_queue_bytes", "gauge", "Bytes waiting for the slowest WebSocket client");
+        w.sample("nautilus_relay_ws_max_client_queue_bytes", "", static_cast<double>(s.maxClientQueueBytes));
+        w.family("nautilus_relay_ws_replays_running", "gauge", "Replays in progress");
+        w.sample("nautilus_relay_ws_replays_running", "", static_cast<double>(s.replaying));
+    });
+    gw.log->info("WebSocket gateway on /ws: {} loop threads, send queue {} bytes per client, max {} clients{}",
+                 threads, gw.options.queueBytes, gw.options.maxClients,
+                 gw.options.authRequired() ? ", token required" : "");
+}
+
+void WsGateway::stop()
+{
+    Impl& gw = *_impl;
+    if (!gw.running.exchange(false)) {
+        return;
+    }
+    if (gw.busRouter != nullptr) {
+        for (auto id : gw.busSubs) {
+            gw.busRouter->unsubscribe(id);  // not ...AndWait: the reader may be held by a plugin
+        }
+    }
+    if (gw.collectorId >= 0) {
+        MetricsRegistry::global().removeCollector(gw.collectorId);
+        gw.collectorId = -1;
+    }
+    // Replays waiting for room give up once their client is closed by its loop.
+    for (auto& l : gw.loops) {
+        l->wake();
+    }
+    for (auto& l : gw.loops) {
+        if (l->thread.joinable()) {
+            l->thread.join();
+        }
+    }
+    {
+        std::lock_guard lock(gw.replayMutex);
+        gw.replayStop = true;
+        gw.replayJobs.clear();
+    }
+    gw.replayWake.notify_all();
+    {
+        std::lock_guard lock(gw.clientsMutex);
+        for (auto& [id, c] : gw.clients) {
+            std::lock_guard cl(c->m);
+            c->closed = true;
+            c->room.notify_all();
+        }
+    }
+    for (auto& t : gw.replayThreads) {
+        if (t.joinable()) {
+            t.join();
+        }
+    }
+    {
+        std::lock_guard lock(gw.clientsMutex);
+        gw.clients.clear();
+        gw.clientCount.store(0);
+    }
+    gw.loops.clear();
+}
+
+Poco::Net::HTTPRequestHandler* WsGateway::createHandler(const Poco::Net::HTTPServerRequest&)
+{
+    Impl& gw = *_impl;
+    return new UpgradeHandler(gw, [&gw](Poco::Net::WebSocket socket, std::string peer, AuthResult auth) {
+        socket.setBlocking(false);
+        socket.setNoDelay(true);
+        const std::uint64_t id = gw.nextClientId.fetch_add(1);
+        Loop& loop = *gw.loops[gw.nextLoop.fetch_add(1) % gw.loops.size()];
+        auto client = std::make_shared<Client>(gw, loop, std::move(socket), id, std::move(peer), std::move(auth));
+        {
+            std::lock_guard lock(gw.clientsMutex);
+            gw.clients.emplace(id, client);
+            gw.clientCount.fetch_add(1);
+        }
+        gw.log->info("ws client {} connected from {}{}", id, client->peer,
+                     client->auth.subject.empty() ? "" : " (" + client->auth.subject + ")");
+        loop.add(std::move(client));
+    });
+}
+
+WsSnapshot WsGateway::snapshot() const
+{
+    const Impl& gw = *_impl;
+    WsSnapshot s;
+    s.sent = gw.sent.load();
+    s.sentBytes = gw.sentBytes.load();
+    s.droppedClients = gw.dropped.load();
+    s.conflated = gw.conflated.load();
+    s.rejectedUpgrades = gw.rejected.load();
+    s.clientErrors = gw.clientErrors.load();
+    s.replays = gw.replays.load();
+    s.replaying = gw.replaying.load();
+    s.replayed = gw.replayed.load();
+    s.subscriptions = gw.subscriptions.load();
+    s.queueLimitBytes = gw.options.queueBytes;
+    std::vector<std::shared_ptr<Client>> all;
+    {
+        std::lock_guard lock(gw.clientsMutex);
+        s.clients = gw.clients.size();
+        for (auto& [id, c] : gw.clients) {
+            all.push_back(c);
+        }
+    }
+    for (auto& c : all) {
+        std::lock_guard lock(c->m);
+        s.queueBytes += c->queuedBytes;
+        s.maxClientQueueBytes = std::max<std::uint64_t>(s.maxClientQueueBytes, c->queuedBytes);
+    }
+    return s;
+}
+
+void WsGateway::busStateChanged(const BusSnapshot& bus) noexcept
+{
+    if (!_impl->running.load() || _impl->clientCount.load() == 0) {
+        return;
+    }
+    try {
+        _impl->broadcast(textFrame(statusJson(bus)));
+    } catch (const std::exception& e) {
+        _impl->log->error("ws: cannot send the bus state to clients: {}", e.what());
+    }
+}
+
+void WsGateway::onMessage(const Message& msg) noexcept
+{
+    Impl& gw = *_impl;
+    if (!gw.running.load(std::memory_order_relaxed) || gw.clientCount.load(std::memory_order_relaxed) == 0) {
+        return;
+    }
+    ++gw.routeSeq;
+    gw.current = &msg;
+    gw.clientRouter.route(msg);
+    gw.currentFrame.reset();
+    gw.current = nullptr;
+}
+
+}  // namespace nautilus::relay

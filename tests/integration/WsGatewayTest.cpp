@@ -1,0 +1,202 @@
+// The WebSocket gateway through the real binary: a real redis-server, Poco's WebSocket client
+// over loopback. Subscriptions, the message frame, heartbeats, errors that keep the connection,
+// status in /status and /metrics.
+#include <chrono>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include <Poco/JSON/Array.h>
+#include <Poco/Net/WebSocket.h>
+
+#include "support/ProcessRelay.h"
+#include "support/RedisServer.h"
+#include "support/WsClient.h"
+
+namespace nautilus::relay {
+namespace {
+
+using namespace std::chrono_literals;
+using test::RedisServer;
+using test::RelayProcess;
+using test::WsClient;
+using JsonPtr = Poco::JSON::Object::Ptr;
+
+const std::string kQuoteKey = "trader-TRADER-001:stream:data.quotes.BINANCE.BTCUSDT";
+const std::string kTradeKey = "trader-TRADER-001:stream:data.trades.BINANCE.BTCUSDT";
+const std::string kOrderKey = "trader-TRADER-001:stream:events.order.S-001";
+const std::string kBeatKey = "trader-TRADER-001:stream:health:heartbeat";
+
+std::string xaddQuote(const RedisServer& redis, int n)
+{
+    return redis.command({"XADD", kQuoteKey, "*", "topic", "data.quotes.BINANCE.BTCUSDT", "type", "QuoteTick", "payload",
+                          R"({"type":"QuoteTick","instrument_id":"BTCUSDT.BINANCE","bid_price":"67000.)" +
+                              std::to_string(n) + R"(","seq":)" + std::to_string(n) + "}",
+                          "encoding", "Json"});
+}
+
+std::string xaddTrade(const RedisServer& redis, int n)
+{
+    return redis.command({"XADD", kTradeKey, "*", "topic", "data.trades.BINANCE.BTCUSDT", "type", "TradeTick", "payload",
+                          R"({"type":"TradeTick","price":"67000.1","seq":)" + std::to_string(n) + "}", "encoding", "Json"});
+}
+
+std::string xaddOrder(const RedisServer& redis, int n)
+{
+    return redis.command({"XADD", kOrderKey, "*", "topic", "events.order.S-001", "type", "OrderFilled", "payload",
+                          R"({"type":"OrderFilled","client_order_id":"O-)" + std::to_string(n) + R"(","seq":)" +
+                              std::to_string(n) + "}",
+                          "encoding", "Json"});
+}
+
+RelayProcess::Settings settingsFor(const RedisServer& redis, RelayProcess::Settings extra = {})
+{
+    auto s = RelayProcess::defaults(redis);
+    for (auto& [k, v] : extra) {
+        s[k] = v;
+    }
+    return s;
+}
+
+TEST(WsGatewayTest, SubscriptionsFilterByTopicPatternAndTypeAndCarryThePayloadAsJson)
+{
+    RedisServer redis;
+    RelayProcess relay(settingsFor(redis));
+    ASSERT_TRUE(relay.waitUntilServing()) << relay.process().stderrText();
+
+    WsClient quotes(relay.httpPort());
+    ASSERT_TRUE(quotes.ok()) << quotes.status() << " " << quotes.body();
+    const JsonPtr reply = quotes.subscribe(R"(["data.quotes.*"])", R"("types":["QuoteTick"],"id":7)");
+    ASSERT_TRUE(reply);
+    EXPECT_EQ(reply->getArray("topics")->getElement<std::string>(0), "data.quotes.*");
+    EXPECT_EQ(reply->getValue<int>("id"), 7);
+
+    WsClient orders(relay.httpPort());
+    ASSERT_TRUE(orders.subscribe(R"(["events.order.*"])"));
+
+    xaddTrade(redis, 1);
+    const std::string orderId = xaddOrder(redis, 1);
+    const std::string quoteId = xaddQuote(redis, 1);
+
+    const JsonPtr m = quotes.waitForOp("message");
+    ASSERT_TRUE(m);
+    EXPECT_EQ(m->getValue<std::string>("stream"), kQuoteKey);
+    EXPECT_EQ(m->getValue<std::string>("id"), quoteId);
+    EXPECT_EQ(m->getValue<std::string>("topic"), "data.quotes.BINANCE.BTCUSDT");
+    EXPECT_EQ(m->getValue<std::string>("type"), "QuoteTick");
+    ASSERT_TRUE(m->getObject("payload")) << "payload must be a JSON value, not a string";
+    EXPECT_EQ(m->getObject("payload")->getValue<int>("seq"), 1);
+    // The trade (other topic) and the order never reach the quotes client.
+    EXPECT_FALSE(quotes.receive(300ms));
+
+    const JsonPtr o = orders.waitForOp("message");
+    ASSERT_TRUE(o);
+    EXPECT_EQ(o->getValue<std::string>("id"), orderId);
+    EXPECT_EQ(o->getValue<std::string>("type"), "OrderFilled");
+    EXPECT_FALSE(orders.receive(300ms));
+}
+
+TEST(WsGatewayTest, OverlappingPatternsDeliverEachMessageOnceAndUnsubscribeStopsThem)
+{
+    RedisServer redis;
+    RelayProcess relay(settingsFor(redis));
+    ASSERT_TRUE(relay.waitUntilServing()) << relay.process().stderrText();
+    WsClient c(relay.httpPort());
+    ASSERT_TRUE(c.subscribe(R"(["data.*","data.quotes.*","*"])"));
+    xaddQuote(redis, 1);
+    ASSERT_TRUE(c.waitForOp("message"));
+    EXPECT_FALSE(c.receive(300ms)) << "one message, three matching patterns: delivered once";
+
+    c.sendText(R"({"op":"unsubscribe","topics":["data.*","*","not-subscribed"]})");
+    const JsonPtr un = c.waitForOp("unsubscribed");
+    ASSERT_TRUE(un);
+    EXPECT_EQ(un->getArray("topics")->size(), 2u);
+    xaddTrade(redis, 2);  // matched only by the removed patterns
+    xaddQuote(redis, 3);  // still matched by data.quotes.*
+    const JsonPtr m = c.waitForOp("message");
+    ASSERT_TRUE(m);
+    EXPECT_EQ(m->getObject("payload")->getValue<int>("seq"), 3);
+    EXPECT_FALSE(c.receive(300ms));
+}
+
+TEST(WsGatewayTest, MsgpackPayloadsArriveAsJsonAndHeartbeatsOnlyOnTheirExactTopic)
+{
+    RedisServer redis;
+    RelayProcess relay(settingsFor(redis));
+    ASSERT_TRUE(relay.waitUntilServing()) << relay.process().stderrText();
+    WsClient all(relay.httpPort());
+    ASSERT_TRUE(all.subscribe(R"(["*"])"));
+    WsClient beats(relay.httpPort());
+    ASSERT_TRUE(beats.subscribe(R"(["health:heartbeat"])"));
+
+    redis.command({"XADD", kBeatKey, "*", "topic", "health:heartbeat", "payload", "2024-07-01T00:00:10.123+00:00"});
+    // {"type":"TradeTick","seq":5} as MessagePack
+    const std::string packed = std::string("\x82\xa4type\xa9TradeTick\xa3seq\x05", 21);
+    redis.command({"XADD", kTradeKey, "*", "topic", "data.trades.BINANCE.BTCUSDT", "type", "TradeTick", "payload", packed,
+                   "encoding", "msgpack"});
+
+    const JsonPtr beat = beats.waitForOp("message");
+    ASSERT_TRUE(beat);
+    EXPECT_EQ(beat->getValue<std::string>("topic"), "health:heartbeat");
+    EXPECT_EQ(beat->getValue<std::string>("payload"), "2024-07-01T00:00:10.123+00:00");
+    EXPECT_FALSE(beats.receive(300ms)) << "the trade is not a heartbeat";
+
+    const JsonPtr trade = all.waitForOp("message");
+    ASSERT_TRUE(trade);
+    EXPECT_EQ(trade->getValue<std::string>("topic"), "data.trades.BINANCE.BTCUSDT");
+    ASSERT_TRUE(trade->getObject("payload"));
+    EXPECT_EQ(trade->getObject("payload")->getValue<int>("seq"), 5);
+    EXPECT_FALSE(all.receive(300ms)) << "\"*\" does not deliver heartbeats";
+}
+
+TEST(WsGatewayTest, BadClientFramesGetErrorFramesAndTheConnectionStaysOpen)
+{
+    RedisServer redis;
+    RelayProcess relay(settingsFor(redis));
+    ASSERT_TRUE(relay.waitUntilServing()) << relay.process().stderrText();
+    WsClient c(relay.httpPort());
+    ASSERT_TRUE(c.ok());
+
+    const std::pair<std::string, std::string> cases[] = {
+        {"{not json", "bad_request"},
+        {R"({"op":"dance"})", "unknown_op"},
+        {R"({"topics":["*"]})", "bad_request"},
+        {R"({"op":"subscribe"})", "bad_request"},
+        {R"({"op":"subscribe","topics":[]})", "bad_request"},
+        {R"({"op":"subscribe","topics":[1]})", "bad_request"},
+        {R"({"op":"subscribe","topics":["*"],"from":"yesterday"})", "bad_request"},
+        {R"([1,2,3])", "bad_request"},
+    };
+    for (const auto& [frame, code] : cases) {
+        c.sendText(frame);
+        const JsonPtr e = c.receiveJson();
+        ASSERT_TRUE(e) << frame;
+        EXPECT_EQ(e->getValue<std::string>("op"), "error") << frame;
+        EXPECT_EQ(e->getValue<std::string>("code"), code) << frame;
+        EXPECT_FALSE(e->getValue<std::string>("message").empty());
+    }
+    c.sendFrame("\x01\x02", Poco::Net::WebSocket::FRAME_BINARY);
+    const JsonPtr bin = c.receiveJson();
+    ASSERT_TRUE(bin);
+    EXPECT_EQ(bin->getValue<std::string>("code"), "bad_request");
+
+    c.sendText(R"({"op":"ping","id":"abc"})");
+    const JsonPtr pong = c.receiveJson();
+    ASSERT_TRUE(pong);
+    EXPECT_EQ(pong->getValue<std::string>("op"), "pong");
+    EXPECT_EQ(pong->getValue<std::string>("id"), "abc");
+
+    const JsonPtr status = relay.status();
+    ASSERT_TRUE(status);
+    const JsonPtr ws = status->getObject("websocket");
+    ASSERT_TRUE(ws);
+    EXPECT_EQ(ws->getValue<int>("clients"), 1);
+    EXPECT_GE(ws->getValue<int>("client_errors"), 9);
+    EXPECT_EQ(ws->getValue<int>("dropped_clients"), 0);
+    const std::string metrics = relay.get("/metrics").body;
+    EXPECT_NE(metrics.find("nautilus_relay_ws_clients 1"), std::string::npos) << metrics;
+    EXPECT_NE(metrics.find("nautilus_relay_ws_client_errors_total"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace nautilus::relay
