@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is needed, builds, and runs every test:
 #   1. unit + integration tests under AddressSanitizer + UndefinedBehaviorSanitizer;
-#   2. the concurrency tests (router, queues, bus, state, plugin workers) under ThreadSanitizer;
+#   2. the concurrency tests (router, queues, bus, state, plugin workers, WebSocket gateway) under
+#      ThreadSanitizer;
 #   3. the Debian packages: built, linted, installed, run, purged (packaging/test-deb; root only).
 # Each test starts its own redis-server on a free loopback port. Exit status: 0 = all passed.
 set -euo pipefail
@@ -29,7 +30,7 @@ cmake --build "$build_tsan" -j "$jobs" --target unit_router unit_plugin integrat
 
 echo "== tests (TSan)"
 export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
-(cd "$build_tsan" && ctest --output-on-failure -j "$jobs" --timeout 300 -R "^(RouterTest|QueuedSubscriberTest|Bus|State|PluginHost|PluginIsolation|AppReload)")
+(cd "$build_tsan" && ctest --output-on-failure -j "$jobs" --timeout 300 -R "^(RouterTest|QueuedSubscriberTest|Bus|State|PluginHost|PluginIsolation|AppReload|Ws)")
 
 echo "== Debian packages (packaging/test-deb)"
 if [ "$(id -u)" -eq 0 ]; then

@@ -123,6 +123,13 @@ struct Client final : Subscriber, std::enable_shared_from_this<Client> {
     void overflowLocked(FramePtr frame);
     void evictLocked(std::size_t index);
     void buildIndexLocked();
+    /// latest[topic] = index, keyed by a view into *this* frame: an old key would point into a
+    /// frame that may be freed first (insert_or_assign keeps the old key).
+    void indexLocked(const OutFrame& f, std::uint64_t index)
+    {
+        latest.erase(f.topic());
+        latest.emplace(f.topic(), index);
+    }
     void closeForOverflowLocked();
     void recordLagLocked(const OutFrame& f) { lagFrom.try_emplace(std::string(f.stream()), f.id); }
     void startCatchUpLocked(const FramePtr& dropped);
@@ -383,7 +390,7 @@ bool Client::enqueueLocked(FramePtr frame)
     }
     // A single frame larger than the limit still goes out, alone.
     if (indexed && frame->conflatable) {
-        latest.insert_or_assign(frame->topic(), popped + queue.size());
+        indexLocked(*frame, popped + queue.size());
     }
     queuedBytes += size;
     queue.push_back(std::move(frame));
@@ -401,6 +408,7 @@ void Client::evictLocked(std::size_t index)
         }
     }
     queuedBytes -= slot->wireLength;
+    conflatedPending += slot->conflatedTold;  // the count it carried goes on the next one
     slot.reset();
 }
 
@@ -409,7 +417,7 @@ void Client::buildIndexLocked()
     latest.clear();
     for (std::size_t i = 0; i < queue.size(); ++i) {
         if (queue[i] && queue[i]->conflatable) {
-            latest.insert_or_assign(queue[i]->topic(), popped + i);
+            indexLocked(*queue[i], popped + i);
         }
     }
     indexed = true;
@@ -436,6 +444,7 @@ void Client::overflowLocked(FramePtr frame)
             const std::size_t index = static_cast<std::size_t>(it->second - popped);
             FramePtr& slot = queue[index];
             queuedBytes = queuedBytes - slot->wireLength + size;
+            conflatedPending += slot->conflatedTold;
             latest.erase(it);
             slot = std::move(frame);
             latest.emplace(slot->topic(), popped + index);
@@ -454,7 +463,7 @@ void Client::overflowLocked(FramePtr frame)
     evictScan = popped + i;
     if (queuedBytes + size <= limit) {
         if (frame->conflatable) {
-            latest.insert_or_assign(frame->topic(), popped + queue.size());
+            indexLocked(*frame, popped + queue.size());
         }
         queuedBytes += size;
         queue.push_back(std::move(frame));

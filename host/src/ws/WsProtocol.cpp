@@ -105,14 +105,19 @@ FramePtr messageFrame(const Message& msg, bool conflatable)
 FramePtr withConflated(const OutFrame& frame, std::uint64_t n)
 {
     auto f = std::make_shared<OutFrame>();
-    const std::string_view json = frame.json();  // starts with {"op":"message",
+    std::string_view json = frame.json();  // starts with {"op":"message", or {"conflated":k,
+    if (frame.conflatedTold > 0) {
+        // Already told k (its write did not start): tell k + n instead of a second member.
+        n += frame.conflatedTold;
+        json.remove_prefix(std::string_view(R"({"conflated":)").size() + std::to_string(frame.conflatedTold).size());
+    }
     std::string& b = f->buf;
     b.reserve(kMaxHeaderBytes + json.size() + 32 + frame.streamLength + frame.topicLength + frame.typeLength);
     b.assign(kMaxHeaderBytes, '\0');
     b.append(R"({"conflated":)");
     b.append(std::to_string(n));
     b.push_back(',');
-    b.append(json.substr(1));
+    b.append(json.substr(1));  // after "{" (or after the old count: its ",")
     const std::size_t jsonEnd = b.size();
     f->streamOffset = static_cast<std::uint32_t>(b.size());
     f->streamLength = frame.streamLength;
@@ -126,6 +131,7 @@ FramePtr withConflated(const OutFrame& frame, std::uint64_t n)
     f->id = frame.id;
     f->isMessage = true;
     f->conflatable = frame.conflatable;
+    f->conflatedTold = n;
     return finish(std::move(f), Opcode::Text, jsonEnd);
 }
 

@@ -29,6 +29,7 @@ struct OutFrame {
     bool isMessage = false;          ///< a bus message (op "message")
     bool conflatable = false;        ///< market data (data.*): a later frame of the topic may replace it
     bool isClose = false;            ///< a close frame: the connection ends once it is written
+    std::uint64_t conflatedTold = 0; ///< the "conflated" count this frame carries (withConflated)
 
     std::string_view wire() const { return {buf.data() + wireOffset, wireLength}; }
     std::string_view json() const { return {buf.data() + jsonOffset, wireOffset + wireLength - jsonOffset}; }
@@ -40,7 +41,8 @@ using FramePtr = std::shared_ptr<const OutFrame>;
 
 /// {"op":"message","stream","id","topic","type"[,"header_type"],"payload"} for a routed message.
 FramePtr messageFrame(const Message& msg, bool conflatable);
-/// The same message frame with "conflated": n (market-data messages this client did not get).
+/// The same message frame with "conflated": n (market-data messages this client did not get);
+/// on a frame that already carries a count, the two are added.
 FramePtr withConflated(const OutFrame& frame, std::uint64_t n);
 /// A text frame carrying json (replies, errors, status).
 FramePtr textFrame(std::string_view json);
