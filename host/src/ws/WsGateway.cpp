@@ -720,18 +720,26 @@ void Loop::flush(Client& c)
             }
             return;
         }
-        if (c.conflatedPending > 0 && c.headOffset == 0 && c.queue.front()->isMessage) {
-            // The client is told how many market-data messages it missed, on the next one.
-            FramePtr told = withConflated(*c.queue.front(), c.conflatedPending);
-            c.queuedBytes = c.queuedBytes - c.queue.front()->wireLength + told->wireLength;
-            if (c.indexed) {
-                auto it = c.latest.find(c.queue.front()->topic());
-                if (it != c.latest.end() && it->second == c.popped) {
-                    c.latest.erase(it);
+        if (c.conflatedPending > 0) {
+            // The client is told how many market-data messages it missed, on the next message
+            // frame not yet started (the front may be half written).
+            for (std::size_t k = c.headOffset > 0 ? 1 : 0; k < c.queue.size(); ++k) {
+                const FramePtr& f = c.queue[k];
+                if (!f || !f->isMessage) {
+                    continue;
                 }
+                FramePtr told = withConflated(*f, c.conflatedPending);
+                c.queuedBytes = c.queuedBytes - f->wireLength + told->wireLength;
+                if (c.indexed) {
+                    auto it = c.latest.find(f->topic());
+                    if (it != c.latest.end() && it->second == c.popped + k) {
+                        c.latest.erase(it);
+                    }
+                }
+                c.queue[k] = std::move(told);
+                c.conflatedPending = 0;
+                break;
             }
-            c.queue.front() = std::move(told);
-            c.conflatedPending = 0;
         }
         iovec iov[kMaxIov];
         std::size_t count = 0;
