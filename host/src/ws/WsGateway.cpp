@@ -15,6 +15,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 
@@ -194,6 +195,9 @@ struct Client final : Subscriber, std::enable_shared_from_this<Client> {
     /// First live message dropped per stream since the last catch-up pass: where to read again.
     std::map<std::string, StreamId, std::less<>> lagFrom;
     std::map<std::string, Watermark, std::less<>> watermarks;
+    /// A single "from" applies to streams the replay did not read too (e.g. found by the bus
+    /// only later): their live messages at or below it were asked not to be sent.
+    std::optional<Watermark> floor;
     std::vector<Filter> filters;     ///< copy of subs for the replay workers (set by the loop)
 };
 
@@ -359,7 +363,7 @@ void Client::onMessage(const Message& msg) noexcept
             recordLagLocked(*frame);  // the catch-up reads it from Redis, in order
             return;
         }
-        if (!watermarks.empty() && watermarkSkipsLocked(*frame)) {
+        if ((!watermarks.empty() || floor) && watermarkSkipsLocked(*frame)) {
             return;
         }
         enqueueLocked(std::move(frame));
@@ -372,7 +376,7 @@ bool Client::watermarkSkipsLocked(const OutFrame& f)
 {
     auto it = watermarks.find(f.stream());
     if (it == watermarks.end()) {
-        return false;
+        return floor && f.id <= floor->id && anyMatches(floor->filters, f.topic(), f.type(), f.topic() == kHeartbeatTopic);
     }
     if (f.id > it->second.id) {
         watermarks.erase(it);  // the live flow is past what the replay sent
@@ -1621,6 +1625,9 @@ void WsGateway::Impl::runReplay(RedisLink& link, EntryDecoder& decoder, ReplayJo
         }
         for (const auto& [key, id] : position) {
             c.watermarks[key] = Client::Watermark{id, job.filters};
+        }
+        if (job.fromAll) {
+            c.floor = Client::Watermark{*job.fromAll, job.filters};
         }
         if (!job.catchUp) {
             std::string done = R"({"op":"replayed","count":)" + std::to_string(count);
