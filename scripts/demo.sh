@@ -64,6 +64,8 @@ nautilus-relay demo is running.
   ready:    curl -s http://127.0.0.1:$http_port/health/ready
   metrics:  curl -s http://127.0.0.1:$http_port/metrics
   cluster:  curl -s http://127.0.0.1:$http_port/status/cluster
+  live:     ws://127.0.0.1:$http_port/ws, then send {"op":"subscribe","topics":["*"]}
+            (protocol and a browser example: docs/websocket.md)
 
 /status now:
 MSG
