@@ -13,6 +13,7 @@
 #include "bus/Backoff.h"
 #include "bus/RedisLink.h"
 #include "bus/StreamCursor.h"
+#include "bus/StreamEntry.h"
 #include "bus/StreamKeys.h"
 #include "common/Logging.h"
 #include "common/Metrics.h"
@@ -863,26 +864,7 @@ void StreamReader::Impl::processReply(RespReader& r)
             if (ei == 0) {
                 s.cursor.beginBatch(*id);
             }
-            fields.clear();
-            if (entry.size() >= 2) {
-                const RespValue fv = r.next();
-                if (fv.isArray()) {
-                    const std::size_t n = fv.size();
-                    for (std::size_t k = 0; k + 1 < n; k += 2) {
-                        const RespValue name = r.next();
-                        r.skipChildren(name);
-                        const RespValue value = r.next();
-                        r.skipChildren(value);
-                        fields.push_back(FieldView{name.str, value.str});
-                    }
-                    if (n % 2 == 1) {
-                        r.skipValue();
-                    }
-                }
-                for (std::size_t k = 2; k < entry.size(); ++k) {
-                    r.skipValue();
-                }
-            }
+            readEntryFields(r, entry, fields);
             ++received;
             ++s.received;
             mReceivedAll.inc();

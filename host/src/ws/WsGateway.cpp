@@ -29,6 +29,7 @@
 #include "common/Logging.h"
 #include "common/Metrics.h"
 #include "common/Time.h"
+#include "bus/StreamEntry.h"
 #include "decoder/EntryDecoder.h"
 #include "http/JsonWriter.h"
 #include "router/TopicPattern.h"
@@ -134,6 +135,9 @@ struct Client final : Subscriber, std::enable_shared_from_this<Client> {
     void closeForOverflowLocked();
     void recordLagLocked(const OutFrame& f) { lagFrom.try_emplace(std::string(f.stream()), f.id); }
     void startCatchUpLocked(const FramePtr& dropped);
+    /// One replay fewer; after the last, the live messages held meanwhile go out, in order,
+    /// less those a replay sent already.
+    void endReplayLocked();
     void updateFiltersLocked();
     void scheduleLocked();
     bool watermarkSkipsLocked(const OutFrame& f);
@@ -494,6 +498,24 @@ void Client::startCatchUpLocked(const FramePtr& dropped)
     catchUpPosted = true;
     gw.catchUps.fetch_add(1, std::memory_order_relaxed);
     gw.postReplay(ReplayJob{shared_from_this(), {}, std::nullopt, {}, {}, true});
+}
+
+void Client::endReplayLocked()
+{
+    replaying -= 1;
+    if (replaying > 0) {
+        return;
+    }
+    std::deque<FramePtr> held;
+    held.swap(liveBuffer);
+    liveBytes = 0;
+    for (auto& f : held) {
+        if (lagging) {
+            recordLagLocked(*f);  // fell behind again while draining: the next catch-up reads it
+        } else if (!watermarkSkipsLocked(*f)) {
+            enqueueLocked(std::move(f));
+        }
+    }
 }
 
 void Client::updateFiltersLocked()
@@ -1389,15 +1411,7 @@ void WsGateway::Impl::replayWorker()
                 if (job.catchUp || !c.lagFrom.empty() || c.lagging) {
                     c.closeForOverflowLocked();
                 } else {
-                    c.replaying -= 1;
-                    if (c.replaying == 0) {
-                        std::deque<FramePtr> held;
-                        held.swap(c.liveBuffer);
-                        c.liveBytes = 0;
-                        for (auto& f : held) {
-                            c.enqueueLocked(std::move(f));
-                        }
-                    }
+                    c.endReplayLocked();
                 }
             }
         }
@@ -1563,24 +1577,7 @@ void WsGateway::Impl::runReplay(RedisLink& link, EntryDecoder& decoder, ReplayJo
                     }
                     const RespValue idV = r.next();
                     const auto entryId = StreamId::parse(idV.str);
-                    const RespValue fv = r.next();
-                    fields.clear();
-                    if (fv.isArray()) {
-                        const std::size_t fn = fv.size();
-                        for (std::size_t k = 0; k + 1 < fn; k += 2) {
-                            const RespValue name = r.next();
-                            r.skipChildren(name);
-                            const RespValue value = r.next();
-                            r.skipChildren(value);
-                            fields.push_back(FieldView{name.str, value.str});
-                        }
-                        if (fn % 2 == 1) {
-                            r.skipValue();
-                        }
-                    }
-                    for (std::size_t k = 2; k < entry.size(); ++k) {
-                        r.skipValue();
-                    }
+                    readEntryFields(r, entry, fields);
                     if (!entryId) {
                         continue;
                     }
@@ -1640,19 +1637,7 @@ void WsGateway::Impl::runReplay(RedisLink& link, EntryDecoder& decoder, ReplayJo
             c.queue.push_back(std::move(marker));
             c.scheduleLocked();
         }
-        c.replaying -= 1;
-        if (c.replaying == 0) {
-            std::deque<FramePtr> held;
-            held.swap(c.liveBuffer);
-            c.liveBytes = 0;
-            for (auto& f : held) {
-                if (c.lagging) {
-                    c.recordLagLocked(*f);  // fell behind again while draining: the next catch-up reads it
-                } else if (!c.watermarkSkipsLocked(*f)) {
-                    c.enqueueLocked(std::move(f));
-                }
-            }
-        }
+        c.endReplayLocked();
         return;
     }
 }
