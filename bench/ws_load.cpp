@@ -8,6 +8,11 @@
 // does) into the payload's ts_init; a client's latency sample is its receive time minus that,
 // so producer and client must run on the same machine.
 //
+// --direct replaces the relay by one XREAD BLOCK reader on Redis (same producer, same clock): the
+// latency floor of the machine at that moment, to tell the relay's share from the rest. With
+// --relay-pid/--redis-pid the report adds their CPU per thread over the run, and per window
+// the relay's VmRSS and its /status "websocket" figures.
+//
 //   ws_load prefill --redis-port P --key K --count N        fill a stream (pipelined XADD)
 //   ws_load run --port HTTP_PORT [options]                  clients (+ producer), then a report
 //
@@ -34,7 +39,6 @@
 #include <fstream>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <random>
 #include <sstream>
 #include <stdexcept>
@@ -208,7 +212,8 @@ ws_load run --port HTTP_PORT [options]
   --clients N           WebSocket connections (1)
   --threads N           client epoll threads (1)
   --subscribe MODE      own: client i subscribes to data.quotes.BENCH.S<i % topics>;
-                        all: every client subscribes to data.quotes.BENCH.*; else a topic pattern (own)
+                        all: every client subscribes to data.quotes.BENCH.*;
+                        anything else: that topic pattern, for every client
   --from ID             subscribe with "from": ID (a replay from Redis history)
   --topics N            producer topics data.quotes.BENCH.S0..S<N-1> (1)
   --rate R              producer messages per second per topic (0: no producer)
@@ -235,10 +240,42 @@ ws_load run --port HTTP_PORT [options]
 
 Options parseOptions(int argc, char** argv, int first)
 {
+    using Set = void (*)(Options&, const std::string&);
+    // Every option taking a value: --name VALUE or --name=VALUE.
+    static const std::map<std::string, Set> kValued = {
+        {"--host", [](Options& o, const std::string& v) { o.host = v; }},
+        {"--port", [](Options& o, const std::string& v) { o.port = std::stoi(v); }},
+        {"--redis-host", [](Options& o, const std::string& v) { o.redisHost = v; }},
+        {"--redis-port", [](Options& o, const std::string& v) { o.redisPort = std::stoi(v); }},
+        {"--prefix", [](Options& o, const std::string& v) { o.prefix = v; }},
+        {"--clients", [](Options& o, const std::string& v) { o.clients = std::max(0, std::stoi(v)); }},
+        {"--threads", [](Options& o, const std::string& v) { o.threads = std::max(1, std::stoi(v)); }},
+        {"--subscribe", [](Options& o, const std::string& v) { o.subscribe = v; }},
+        {"--from", [](Options& o, const std::string& v) { o.from = v; }},
+        {"--topics", [](Options& o, const std::string& v) { o.topics = std::max(1, std::stoi(v)); }},
+        {"--rate", [](Options& o, const std::string& v) { o.rate = std::stod(v); }},
+        {"--tick-us", [](Options& o, const std::string& v) { o.tickUs = std::max(50, std::stoi(v)); }},
+        {"--maxlen", [](Options& o, const std::string& v) { o.maxlen = std::stol(v); }},
+        {"--duration", [](Options& o, const std::string& v) { o.duration = std::stod(v); }},
+        {"--warmup", [](Options& o, const std::string& v) { o.warmup = std::stod(v); }},
+        {"--expect", [](Options& o, const std::string& v) { o.expect = std::stoull(v); }},
+        {"--idle", [](Options& o, const std::string& v) { o.idle = std::stod(v); }},
+        {"--rename-from", [](Options& o, const std::string& v) { o.renameFrom = v; }},
+        {"--rename-to", [](Options& o, const std::string& v) { o.renameTo = v; }},
+        {"--stalled", [](Options& o, const std::string& v) { o.stalled = std::max(0, std::stoi(v)); }},
+        {"--stall-topic", [](Options& o, const std::string& v) { o.stallTopic = v; }},
+        {"--stall-rcvbuf", [](Options& o, const std::string& v) { o.stallRcvbuf = std::stoi(v); }},
+        {"--stall-after", [](Options& o, const std::string& v) { o.stallAfter = std::stod(v); }},
+        {"--interval", [](Options& o, const std::string& v) { o.interval = std::max(0.1, std::stod(v)); }},
+        {"--relay-pid", [](Options& o, const std::string& v) { o.relayPid = std::stoi(v); }},
+        {"--redis-pid", [](Options& o, const std::string& v) { o.redisPid = std::stoi(v); }},
+        {"--key", [](Options& o, const std::string& v) { o.key = v; }},
+        {"--topic", [](Options& o, const std::string& v) { o.topic = v; }},
+        {"--count", [](Options& o, const std::string& v) { o.count = std::stoull(v); }},
+    };
     Options o;
     for (int i = first; i < argc; ++i) {
         std::string a = argv[i];
-        std::string v;
         if (a == "--help" || a == "-h") {
             usage();
             std::exit(0);
@@ -247,7 +284,8 @@ Options parseOptions(int argc, char** argv, int first)
             (a == "--windows" ? o.windows : o.direct) = true;
             continue;
         }
-        if (auto eq = a.find('='); eq != std::string::npos) {
+        std::string v;
+        if (const auto eq = a.find('='); eq != std::string::npos) {
             v = a.substr(eq + 1);
             a.resize(eq);
         } else if (i + 1 < argc) {
@@ -255,37 +293,15 @@ Options parseOptions(int argc, char** argv, int first)
         } else {
             die("option " + a + " needs a value");
         }
-        auto num = [&] { return std::strtod(v.c_str(), nullptr); };
-        if (a == "--host") o.host = v;
-        else if (a == "--port") o.port = static_cast<int>(num());
-        else if (a == "--redis-host") o.redisHost = v;
-        else if (a == "--redis-port") o.redisPort = static_cast<int>(num());
-        else if (a == "--prefix") o.prefix = v;
-        else if (a == "--clients") o.clients = static_cast<int>(num());
-        else if (a == "--threads") o.threads = std::max(1, static_cast<int>(num()));
-        else if (a == "--subscribe") o.subscribe = v;
-        else if (a == "--from") o.from = v;
-        else if (a == "--topics") o.topics = std::max(1, static_cast<int>(num()));
-        else if (a == "--rate") o.rate = num();
-        else if (a == "--tick-us") o.tickUs = std::max(50, static_cast<int>(num()));
-        else if (a == "--maxlen") o.maxlen = static_cast<long>(num());
-        else if (a == "--duration") o.duration = num();
-        else if (a == "--warmup") o.warmup = num();
-        else if (a == "--expect") o.expect = static_cast<std::uint64_t>(num());
-        else if (a == "--idle") o.idle = num();
-        else if (a == "--rename-from") o.renameFrom = v;
-        else if (a == "--rename-to") o.renameTo = v;
-        else if (a == "--stalled") o.stalled = static_cast<int>(num());
-        else if (a == "--stall-topic") o.stallTopic = v;
-        else if (a == "--stall-rcvbuf") o.stallRcvbuf = static_cast<int>(num());
-        else if (a == "--stall-after") o.stallAfter = num();
-        else if (a == "--interval") o.interval = num();
-        else if (a == "--relay-pid") o.relayPid = static_cast<int>(num());
-        else if (a == "--redis-pid") o.redisPid = static_cast<int>(num());
-        else if (a == "--key") o.key = v;
-        else if (a == "--topic") o.topic = v;
-        else if (a == "--count") o.count = static_cast<std::uint64_t>(num());
-        else die("unknown option " + a + " (--help)");
+        const auto it = kValued.find(a);
+        if (it == kValued.end()) {
+            die("unknown option " + a + " (--help)");
+        }
+        try {
+            it->second(o, v);
+        } catch (const std::exception&) {
+            die("bad value for " + a + ": " + v);
+        }
     }
     return o;
 }
