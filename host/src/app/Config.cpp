@@ -12,6 +12,7 @@
 #include <Poco/Exception.h>
 
 #include "app/ConfigFiles.h"
+#include "common/Text.h"
 #include "plugin/PluginOptions.h"
 
 #ifndef NR_DEFAULT_PLUGIN_DIRS
@@ -120,17 +121,6 @@ const ConfigKeySpec kSchema[] = {
 // clang-format on
 
 constexpr std::string_view kPluginsPrefix = "plugins.";
-
-std::string_view trim(std::string_view s)
-{
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) {
-        s.remove_prefix(1);
-    }
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) {
-        s.remove_suffix(1);
-    }
-    return s;
-}
 
 std::string lower(std::string_view s)
 {

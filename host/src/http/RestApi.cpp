@@ -8,6 +8,7 @@
 
 #include "common/Logging.h"
 #include "common/Metrics.h"
+#include "common/Text.h"
 #include "common/Time.h"
 #include "http/JsonWriter.h"
 #include "http/StatusMetrics.h"
@@ -25,17 +26,6 @@ RestResponse json(int status, std::string body)
     r.status = status;
     r.body = std::move(body);
     return r;
-}
-
-std::string_view trim(std::string_view s)
-{
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) {
-        s.remove_prefix(1);
-    }
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) {
-        s.remove_suffix(1);
-    }
-    return s;
 }
 
 bool constantTimeEquals(std::string_view a, std::string_view b)

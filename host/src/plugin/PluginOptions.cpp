@@ -4,6 +4,8 @@
 #include <charconv>
 #include <stdexcept>
 
+#include "common/Text.h"
+
 namespace nautilus::relay {
 
 namespace {
@@ -22,20 +24,9 @@ constexpr std::string_view kSettingKeys[] = {
     throw std::invalid_argument(std::string(key) + " = '" + std::string(value) + "': expected " + std::string(allowed));
 }
 
-std::string_view trim(std::string_view s)
-{
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
-        s.remove_prefix(1);
-    }
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
-        s.remove_suffix(1);
-    }
-    return s;
-}
-
 std::uint64_t parseUnsigned(std::string_view key, std::string_view value, std::uint64_t min, std::uint64_t max)
 {
-    const std::string_view v = trim(value);
+    const std::string_view v = trimBlanks(value);
     std::uint64_t out = 0;
     auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
     if (v.empty() || ec != std::errc() || ptr != v.data() + v.size() || out < min || out > max) {
@@ -46,7 +37,7 @@ std::uint64_t parseUnsigned(std::string_view key, std::string_view value, std::u
 
 bool parseBool(std::string_view key, std::string_view value)
 {
-    const std::string_view v = trim(value);
+    const std::string_view v = trimBlanks(value);
     if (v == "true" || v == "yes" || v == "on" || v == "1") {
         return true;
     }
@@ -66,7 +57,7 @@ std::vector<std::string> parseList(std::string_view value)
     std::vector<std::string> out;
     while (!value.empty()) {
         const auto comma = value.find(',');
-        const std::string_view item = trim(value.substr(0, comma));
+        const std::string_view item = trimBlanks(value.substr(0, comma));
         if (!item.empty()) {
             out.emplace_back(item);
         }
@@ -109,7 +100,7 @@ void PluginOptions::apply(const PluginProperties& props, std::string_view prefix
     get("queue_capacity",
         [&](const std::string& k, const std::string& v) { queueCapacity = parseUnsigned(k, v, 1, 100'000'000); });
     get("full_policy", [&](const std::string& k, const std::string& v) {
-        const std::string_view t = trim(v);
+        const std::string_view t = trimBlanks(v);
         if (t == "block") {
             fullPolicy = QueueFullPolicy::Block;
         } else if (t == "drop") {

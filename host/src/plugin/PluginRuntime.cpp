@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "common/Logging.h"
+#include "common/Text.h"
 #include "common/Time.h"
 #include "decoder/JsonValidator.h"
 
@@ -28,17 +29,6 @@ std::int64_t toNs(std::chrono::milliseconds ms)
 bool hasControl(std::string_view s)
 {
     return std::any_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
-}
-
-std::string_view trim(std::string_view s)
-{
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
-        s.remove_prefix(1);
-    }
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
-        s.remove_suffix(1);
-    }
-    return s;
 }
 
 bool isMetricName(std::string_view s)
@@ -888,7 +878,7 @@ nr_status PluginRuntime::pluginSubscribe(std::string_view pattern, std::string_v
     std::string typesText;
     for (std::string_view rest = types; !rest.empty();) {
         const auto comma = rest.find(',');
-        const std::string_view item = trim(rest.substr(0, comma));
+        const std::string_view item = trimBlanks(rest.substr(0, comma));
         if (item.size() > kMaxTypeBytes || hasControl(item)) {
             return NR_ERR_INVALID_ARGUMENT;
         }

@@ -90,6 +90,20 @@ struct Filter {
     }
 };
 
+/// "topics": [...], "types": [...] of a subscribed reply.
+void writeTopicsAndTypes(JsonWriter& w, const std::vector<std::string>& topics, const std::vector<std::string>& types)
+{
+    w.key("topics").beginArray();
+    for (const auto& t : topics) {
+        w.value(t);
+    }
+    w.endArray().key("types").beginArray();
+    for (const auto& t : types) {
+        w.value(t);
+    }
+    w.endArray();
+}
+
 bool anyMatches(const std::vector<Filter>& filters, std::string_view topic, std::string_view type, bool heartbeat)
 {
     for (const Filter& f : filters) {
@@ -1037,8 +1051,7 @@ void Loop::handleText(Client& c, std::string_view text)
     }
     switch (req.op) {
     case ClientRequest::Op::Ping:
-        c.sendControl(textFrame(req.idJson.empty() ? std::string(R"({"op":"pong"})")
-                                                   : R"({"op":"pong","id":)" + req.idJson + "}"));
+        c.sendControl(textFrame(withId(R"({"op":"pong"})", req.idJson)));
         return;
     case ClientRequest::Op::Subscribe:
         handleSubscribe(c, req);
@@ -1054,11 +1067,7 @@ void Loop::handleSubscribe(Client& c, ClientRequest& req)
     auto error = [&](std::string_view code, const std::string& message) {
         gw.clientErrors.fetch_add(1, std::memory_order_relaxed);
         gw.mClientErrors.inc();
-        std::string json = errorJson(code, message);
-        if (!req.idJson.empty()) {
-            json.insert(json.size() - 1, R"(,"id":)" + req.idJson);
-        }
-        c.sendControl(textFrame(json));
+        c.sendControl(textFrame(withId(errorJson(code, message), req.idJson)));
     };
     if (c.auth.restricted) {
         for (const std::string& t : req.topics) {
@@ -1104,19 +1113,10 @@ void Loop::handleSubscribe(Client& c, ClientRequest& req)
     if (!req.hasFrom) {
         std::string out;
         JsonWriter w(out);
-        w.beginObject().field("op", "subscribed").key("topics").beginArray();
-        for (const auto& t : req.topics) {
-            w.value(t);
-        }
-        w.endArray().key("types").beginArray();
-        for (const auto& t : req.types) {
-            w.value(t);
-        }
-        w.endArray().endObject();
-        if (!req.idJson.empty()) {
-            out.insert(out.size() - 1, R"(,"id":)" + req.idJson);
-        }
-        c.sendControl(textFrame(out));
+        w.beginObject().field("op", "subscribed");
+        writeTopicsAndTypes(w, req.topics, req.types);
+        w.endObject();
+        c.sendControl(textFrame(withId(std::move(out), req.idJson)));
         return;
     }
     ReplayJob job;
@@ -1153,10 +1153,7 @@ void Loop::handleUnsubscribe(Client& c, const ClientRequest& req)
         std::lock_guard lock(c.m);
         c.updateFiltersLocked();
     }
-    if (!req.idJson.empty()) {
-        out.insert(out.size() - 1, R"(,"id":)" + req.idJson);
-    }
-    c.sendControl(textFrame(out));
+    c.sendControl(textFrame(withId(std::move(out), req.idJson)));
 }
 
 void Loop::protocolClose(Client& c, std::uint16_t code, std::string_view reason, const char* counterReason)
@@ -1432,21 +1429,6 @@ StreamId before(StreamId id)
     return id.ms > 0 ? StreamId{id.ms - 1, ~std::uint64_t{0}} : StreamId{};
 }
 
-void writeFilters(JsonWriter& w, const std::vector<Filter>& filters)
-{
-    w.key("topics").beginArray();
-    for (const Filter& f : filters) {
-        w.value(f.pattern);
-    }
-    w.endArray().key("types").beginArray();
-    if (!filters.empty()) {
-        for (const auto& t : filters.front().types) {
-            w.value(t);
-        }
-    }
-    w.endArray();
-}
-
 }  // namespace
 
 void WsGateway::Impl::runReplay(RedisLink& link, EntryDecoder& decoder, ReplayJob& job)
@@ -1514,7 +1496,11 @@ void WsGateway::Impl::runReplay(RedisLink& link, EntryDecoder& decoder, ReplayJo
         std::string out;
         JsonWriter w(out);
         w.beginObject().field("op", "subscribed");
-        writeFilters(w, job.filters);
+        std::vector<std::string> topics;
+        for (const Filter& f : job.filters) {
+            topics.push_back(f.pattern);
+        }
+        writeTopicsAndTypes(w, topics, job.filters.empty() ? std::vector<std::string>{} : job.filters.front().types);
         w.field("recovered", recovered);
         if (!recovered) {
             std::string reason;
@@ -1540,10 +1526,7 @@ void WsGateway::Impl::runReplay(RedisLink& link, EntryDecoder& decoder, ReplayJo
             w.beginObject().field("stream", k).field("recovered", false).field("reason", "not a stream this relay reads").endObject();
         }
         w.endArray().endObject();
-        if (!job.idJson.empty()) {
-            out.insert(out.size() - 1, R"(,"id":)" + job.idJson);
-        }
-        c.sendControl(textFrame(out));
+        c.sendControl(textFrame(withId(std::move(out), job.idJson)));
     }
 
     std::map<std::string, StreamId, std::less<>> position;
@@ -1627,12 +1610,8 @@ void WsGateway::Impl::runReplay(RedisLink& link, EntryDecoder& decoder, ReplayJo
             c.floor = Client::Watermark{*job.fromAll, job.filters};
         }
         if (!job.catchUp) {
-            std::string done = R"({"op":"replayed","count":)" + std::to_string(count);
-            if (!job.idJson.empty()) {
-                done += R"(,"id":)" + job.idJson;
-            }
-            done += "}";
-            FramePtr marker = textFrame(done);
+            FramePtr marker =
+                textFrame(withId(R"({"op":"replayed","count":)" + std::to_string(count) + "}", job.idJson));
             c.queuedBytes += marker->wireLength;
             c.queue.push_back(std::move(marker));
             c.scheduleLocked();

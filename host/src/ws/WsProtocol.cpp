@@ -180,6 +180,14 @@ std::string errorJson(std::string_view code, std::string_view message)
     return out;
 }
 
+std::string withId(std::string json, std::string_view idJson)
+{
+    if (!idJson.empty() && !json.empty() && json.back() == '}') {
+        json.insert(json.size() - 1, std::string(R"(,"id":)").append(idJson));
+    }
+    return json;
+}
+
 namespace {
 
 bool stringList(const Poco::JSON::Object& o, const std::string& name, bool required, std::vector<std::string>& out,

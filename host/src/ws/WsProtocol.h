@@ -53,6 +53,9 @@ FramePtr closeFrame(std::uint16_t code, std::string_view reason);
 /// {"op":"error","code":...,"message":...}
 std::string errorJson(std::string_view code, std::string_view message);
 
+/// A reply object with the request's "id" member added (unchanged when idJson is empty).
+std::string withId(std::string json, std::string_view idJson);
+
 /// True for topics whose messages may be conflated: market data (data.*), never order,
 /// position or account events.
 bool isMarketDataTopic(std::string_view topic);
