@@ -96,6 +96,29 @@ TEST(WsGatewayTest, SubscriptionsFilterByTopicPatternAndTypeAndCarryThePayloadAs
     EXPECT_FALSE(orders.receive(300ms));
 }
 
+TEST(WsGatewayTest, PluginPublicationsReachClientsWithoutWaitingForTheNextBusMessage)
+{
+    // Bus messages reach a client's queue at the end of each XREAD batch; a plugin's
+    // publications are routed later, on the plugin host's publisher thread, and must end their
+    // own batch: here no bus message follows that could carry them along.
+    RedisServer redis;
+    test::TempDir dir;
+    RelayProcess relay(settingsFor(redis, {{"plugins.files", std::string(NR_FIXTURE_PLUGIN_DIR) + "/publisher.so"},
+                                           {"plugins.publisher.output", dir.path() + "/publisher.txt"}}));
+    ASSERT_TRUE(relay.waitUntilServing()) << relay.process().stderrText();
+    WsClient c(relay.httpPort());
+    ASSERT_TRUE(c.subscribe(R"(["plugin.publisher.*"])"));
+
+    const std::string quoteId = xaddQuote(redis, 1);
+    const JsonPtr m = c.waitForOp("message", 3s);
+    ASSERT_TRUE(m) << relay.process().stderrText();
+    EXPECT_EQ(m->getValue<std::string>("stream"), "plugin:publisher");
+    EXPECT_EQ(m->getValue<std::string>("topic"), "plugin.publisher.echo");
+    EXPECT_EQ(m->getValue<std::string>("type"), "Echo");
+    EXPECT_EQ(m->getObject("payload")->getValue<std::string>("id"), quoteId);
+    EXPECT_FALSE(c.receive(300ms)) << "one publication per quote";
+}
+
 TEST(WsGatewayTest, OverlappingPatternsDeliverEachMessageOnceAndUnsubscribeStopsThem)
 {
     RedisServer redis;

@@ -33,7 +33,8 @@ void BusSubsystem::initialize(Poco::Util::Application& app)
     if (PluginHost* plugins = server.plugins()) {
         // Router::route is single-threaded: the plugin host's publisher routes plugin
         // publications under a lock, so the reader must route through the host too.
-        _reader->setRouteFunction([plugins](const Message& msg) { return plugins->route(msg); });
+        _reader->setRouteFunction([plugins](const Message& msg) { return plugins->route(msg); },
+                                  [plugins] { plugins->endBatch(); });
     }
     if (_state) {
         _state->start();

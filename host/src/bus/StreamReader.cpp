@@ -106,6 +106,7 @@ struct StreamReader::Impl {
     const BusConfig& cfg;
     Router& router;
     StreamReader::RouteFunction routeFn;  ///< set before start(); empty: router.route
+    StreamReader::BatchEndFunction batchEndFn;  ///< with routeFn; empty: router.endBatch
     CheckpointSource* checkpoints;
     std::shared_ptr<spdlog::logger> log;
     const std::string address;
@@ -836,6 +837,23 @@ void StreamReader::Impl::processReply(RespReader& r)
     }
     const std::int64_t receivedNs = wallNowNs();
     batchStartMono.store(monoNowNs(), std::memory_order_relaxed);
+    // Subscribers that hand messages on in groups (the WebSocket gateway) do it once per reply,
+    // also when the reply turns out malformed halfway.
+    struct EndBatch {
+        Impl& impl;
+        ~EndBatch()
+        {
+            try {
+                if (impl.batchEndFn) {
+                    impl.batchEndFn();
+                } else {
+                    impl.router.endBatch();
+                }
+            } catch (const std::exception& e) {
+                impl.log->error("ending a batch of routed messages failed: {}", e.what());
+            }
+        }
+    } endBatch{*this};
     bool any = false;
     for (std::size_t si = 0; si < top.size(); ++si) {
         const RespValue pair = r.next();
@@ -985,9 +1003,10 @@ std::map<std::string, StreamPosition> StreamReader::positions() const
     return out;
 }
 
-void StreamReader::setRouteFunction(RouteFunction route)
+void StreamReader::setRouteFunction(RouteFunction route, BatchEndFunction endBatch)
 {
     _impl->routeFn = std::move(route);
+    _impl->batchEndFn = std::move(endBatch);
 }
 
 void StreamReader::setStateListener(StateListener listener)

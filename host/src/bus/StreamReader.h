@@ -41,6 +41,8 @@ public:
     /// Routes one message instead of Router::route (e.g. PluginHost::route, which serialises
     /// with the plugins' publications). Called on the reader thread.
     using RouteFunction = std::function<std::size_t(const Message&)>;
+    /// Ends a group of routed messages instead of Router::endBatch (e.g. PluginHost::endBatch).
+    using BatchEndFunction = std::function<void()>;
 
     StreamReader(BusConfig config, Router& router, CheckpointSource* checkpoints = nullptr);
     ~StreamReader();
@@ -54,8 +56,9 @@ public:
     BusSnapshot snapshot() const;
     /// Last delivered position of every known stream (for checkpoints).
     std::map<std::string, StreamPosition> positions() const;
-    /// Call before start(): every message goes through route instead of the Router directly.
-    void setRouteFunction(RouteFunction route);
+    /// Call before start(): every message goes through route instead of the Router directly,
+    /// and every XREAD reply's messages are followed by endBatch.
+    void setRouteFunction(RouteFunction route, BatchEndFunction endBatch);
     /// Called on the reader thread on every state change (keep it short).
     void setStateListener(StateListener listener);
 

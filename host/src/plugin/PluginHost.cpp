@@ -323,6 +323,12 @@ std::size_t PluginHost::route(const Message& msg)
     return _router.route(msg);
 }
 
+void PluginHost::endBatch()
+{
+    std::lock_guard lock(_routeMutex);
+    _router.endBatch();
+}
+
 nr_status PluginHost::publishFromPlugin(const std::string& plugin, std::string_view topic, std::string_view type,
                                         std::string_view payload) noexcept
 {
@@ -384,6 +390,9 @@ void PluginHost::publishLoop()
             } catch (const std::exception& e) {
                 _log->error("cannot route message published on {}: {}", p.topic, e.what());
             }
+        }
+        if (!_sink) {
+            endBatch();
         }
         batch.clear();
         lock.lock();

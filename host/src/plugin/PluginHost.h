@@ -78,6 +78,8 @@ public:
     /// published messages into the same Router, so any other thread that routes into it (the bus
     /// reader) must go through this function, which takes the same lock.
     std::size_t route(const Message& msg);
+    /// Router::endBatch() under the same lock, after a group of route() calls.
+    void endBatch();
 
     /// Published messages dropped because the publish queue was full or the host was stopping.
     std::uint64_t publishDropped() const { return _publishDropped.load(std::memory_order_relaxed); }

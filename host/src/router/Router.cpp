@@ -17,6 +17,17 @@ Router::Router() : _published(std::make_shared<const Table>()) {}
 
 Router::~Router() = default;
 
+void Router::Table::collectBatchListeners()
+{
+    batchListeners.clear();
+    for (const auto& sub : subs) {
+        if (sub.subscriber->wantsBatchEnd() &&
+            std::find(batchListeners.begin(), batchListeners.end(), sub.subscriber) == batchListeners.end()) {
+            batchListeners.push_back(sub.subscriber);
+        }
+    }
+}
+
 Router::SubscriptionId Router::subscribe(std::string pattern, std::vector<std::string> types, Subscriber* subscriber)
 {
     std::lock_guard lock(_writeMutex);
@@ -24,6 +35,7 @@ Router::SubscriptionId Router::subscribe(std::string pattern, std::vector<std::s
     const SubscriptionId id = _nextId.fetch_add(1, std::memory_order_relaxed);
     const bool heartbeatOnly = pattern == kHeartbeatTopic;
     next->subs.push_back(Subscription{id, std::move(pattern), std::move(types), subscriber, heartbeatOnly});
+    next->collectBatchListeners();
     std::atomic_store(&_published, std::shared_ptr<const Table>(std::move(next)));
     _generation.fetch_add(1, std::memory_order_release);
     return id;
@@ -34,6 +46,7 @@ void Router::unsubscribe(SubscriptionId id)
     std::lock_guard lock(_writeMutex);
     auto next = std::make_shared<Table>(*std::atomic_load(&_published));
     std::erase_if(next->subs, [id](const Subscription& s) { return s.id == id; });
+    next->collectBatchListeners();
     std::atomic_store(&_published, std::shared_ptr<const Table>(std::move(next)));
     _generation.fetch_add(1, std::memory_order_seq_cst);
 }
@@ -83,7 +96,7 @@ const Router::Matches& Router::matchesFor(std::string_view topic, bool heartbeat
     return _cache.emplace(std::string(topic), std::move(matches)).first->second;
 }
 
-std::size_t Router::route(const Message& msg)
+void Router::enter()
 {
     _active.store(kEntering, std::memory_order_seq_cst);
     const std::uint64_t gen = _generation.load(std::memory_order_seq_cst);
@@ -94,15 +107,25 @@ std::size_t Router::route(const Message& msg)
         _cachedGeneration = gen;
     }
     _active.store(gen, std::memory_order_seq_cst);
-    struct Leave {
-        std::atomic<std::uint64_t>& active;
-        ~Leave()
-        {
-            tlInRoute = false;
-            active.store(kIdle, std::memory_order_release);
-        }
-    } leave{_active};
     tlInRoute = true;
+}
+
+namespace {
+struct Leave {
+    std::atomic<std::uint64_t>& active;
+    std::uint64_t idle;
+    ~Leave()
+    {
+        tlInRoute = false;
+        active.store(idle, std::memory_order_release);
+    }
+};
+}  // namespace
+
+std::size_t Router::route(const Message& msg)
+{
+    enter();
+    Leave leave{_active, kIdle};
     std::size_t delivered = 0;
     for (const Subscription* sub : matchesFor(msg.topic, msg.heartbeat)) {
         if (!sub->types.empty() &&
@@ -113,6 +136,15 @@ std::size_t Router::route(const Message& msg)
         ++delivered;
     }
     return delivered;
+}
+
+void Router::endBatch()
+{
+    enter();
+    Leave leave{_active, kIdle};
+    for (Subscriber* s : _current->batchListeners) {
+        s->onBatchEnd();
+    }
 }
 
 }  // namespace nautilus::relay

@@ -24,6 +24,10 @@ class Subscriber {
 public:
     virtual ~Subscriber() = default;
     virtual void onMessage(const Message& msg) noexcept = 0;
+    /// True: onBatchEnd() is called after each group of route() calls (Router::endBatch), so
+    /// the subscriber may hand what it received on once per group instead of once per message.
+    virtual bool wantsBatchEnd() const noexcept { return false; }
+    virtual void onBatchEnd() noexcept {}
 };
 
 class Router {
@@ -50,6 +54,9 @@ public:
 
     /// Dispatches msg to every matching subscriber, in subscription order. Returns how many.
     std::size_t route(const Message& msg);
+    /// Called by the routing thread after a group of route() calls (one XREAD reply, one batch
+    /// of plugin publications): every subscriber that wantsBatchEnd() gets onBatchEnd() once.
+    void endBatch();
 
 private:
     struct Subscription {
@@ -61,10 +68,14 @@ private:
     };
     struct Table {
         std::vector<Subscription> subs;
+        std::vector<Subscriber*> batchListeners;  ///< distinct subscribers that wantsBatchEnd()
+        void collectBatchListeners();
     };
     using Matches = std::vector<const Subscription*>;
 
     const Matches& matchesFor(std::string_view topic, bool heartbeat);
+    /// Marks the routing thread active on the newest table (see _active); undone by Leave.
+    void enter();
 
     mutable std::mutex _writeMutex;           // serialises subscribe/unsubscribe
     std::shared_ptr<const Table> _published;  // guarded by _writeMutex; read via atomic load

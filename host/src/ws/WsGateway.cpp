@@ -51,6 +51,9 @@ constexpr std::int64_t kStuckCloseNs = 5'000 * kMsNs;
 constexpr std::size_t kMaxIov = 64;
 constexpr std::size_t kMaxWriteBytes = 256 * 1024;
 constexpr std::size_t kReadChunk = 16 * 1024;
+// Clients the routing thread queued messages for are handed to their loops at the end of each
+// bus batch, or after this many routed messages within a long one (bounds the added latency).
+constexpr unsigned kHandOffEvery = 64;
 
 std::string statusJson(const BusSnapshot& s)
 {
@@ -69,6 +72,23 @@ bool sameStringSet(std::vector<std::string> a, std::vector<std::string> b)
     std::sort(b.begin(), b.end());
     return a == b;
 }
+
+/// A size written only under a lock and read without it (the /status figures): plain loads
+/// and stores, no locked read-modify-write on the hot path.
+class GuardedSize {
+public:
+    operator std::size_t() const noexcept { return _v.load(std::memory_order_relaxed); }
+    GuardedSize& operator=(std::size_t v) noexcept
+    {
+        _v.store(v, std::memory_order_relaxed);
+        return *this;
+    }
+    GuardedSize& operator+=(std::size_t d) noexcept { return *this = *this + d; }
+    GuardedSize& operator-=(std::size_t d) noexcept { return *this = *this - d; }
+
+private:
+    std::atomic<std::size_t> _v{0};
+};
 
 }  // namespace
 
@@ -135,6 +155,9 @@ struct Client final : Subscriber, std::enable_shared_from_this<Client> {
     void onMessage(const Message& msg) noexcept override;
 
     // --- under m
+    /// A live message from the routing thread (via handOff): held during a replay, recorded
+    /// for the catch-up while lagging, skipped below a watermark, else queued.
+    void acceptLocked(FramePtr frame);
     bool enqueueLocked(FramePtr frame);  ///< false when the client was closed for it
     void overflowLocked(FramePtr frame);
     void evictLocked(std::size_t index);
@@ -185,12 +208,13 @@ struct Client final : Subscriber, std::enable_shared_from_this<Client> {
 
     // Routing thread only.
     std::uint64_t lastRouteSeq = 0;
+    std::vector<FramePtr> routedFrames;  ///< routed since the last handOff()
 
     // Shared, under m.
     std::mutex m;
     std::condition_variable room;  ///< replay workers wait for room in the queue
     std::deque<FramePtr> queue;    ///< entries may be null (evicted)
-    std::size_t queuedBytes = 0;
+    GuardedSize queuedBytes;       ///< written under m; /status reads it without
     std::size_t headOffset = 0;    ///< bytes of queue.front() already written
     std::size_t pinned = 0;        ///< entries at the front that a write in flight points into
     std::uint64_t popped = 0;      ///< absolute index of queue.front()
@@ -227,6 +251,8 @@ struct Loop {
     void wake();
     void add(std::shared_ptr<Client> c);
     void ready(std::shared_ptr<Client> c);
+    /// Many clients at once: one lock, one wake-up.
+    void ready(std::vector<std::shared_ptr<Client>>& batch);
     void onReadable(Client& c);
     void flush(Client& c);
     void handleFrame(Client& c, const ClientFrame& frame);
@@ -248,6 +274,7 @@ struct Loop {
     std::vector<std::shared_ptr<Client>> readyList;
     std::vector<std::shared_ptr<Client>> incoming;
     std::unordered_map<int, std::shared_ptr<Client>> clients;  // loop thread only
+    std::vector<FramePtr> written;  // loop thread only: frames flush() frees outside the lock
     std::int64_t lastHousekeeping = 0;
 };
 
@@ -291,6 +318,17 @@ struct WsGateway::Impl {
     std::uint64_t routeSeq = 0;
     const Message* current = nullptr;
     FramePtr currentFrame;
+    // Routing thread only: clients with routedFrames, moved into their queues by handOff()
+    // at the end of a bus batch, one lock per client and one wake-up per loop, instead of a
+    // lock and a wake-up per message. The clients it schedules collect in `routed`
+    // (routingThread is set meanwhile) and are handed to their loops together.
+    std::vector<std::shared_ptr<Client>> routedClients;
+    std::atomic<std::thread::id> routingThread{};
+    std::vector<std::shared_ptr<Client>> routed;
+    std::vector<std::vector<std::shared_ptr<Client>>> routedByLoop;
+    unsigned routedSinceHandOff = 0;
+    void handOff();
+
     FramePtr frameForCurrent()
     {
         if (!currentFrame) {
@@ -353,41 +391,48 @@ void Client::onMessage(const Message& msg) noexcept
         return;
     }
     try {
-        FramePtr frame = gw.frameForCurrent();
-        std::lock_guard lock(m);
-        if (closed || closing) {
-            return;
+        // No lock per message: the frames wait here until WsGateway::Impl::handOff().
+        if (routedFrames.empty()) {
+            gw.routedClients.push_back(shared_from_this());
         }
-        if (replaying > 0) {
-            // Held until the replay reaches the live flow; if too much arrives meanwhile it is
-            // dropped and the replay reads it again from Redis (everything is still there).
-            if (!liveDropping && liveBytes + frame->wireLength <= gw.options.queueBytes) {
-                liveBytes += frame->wireLength;
-                liveBuffer.push_back(std::move(frame));
-                return;
-            }
-            if (!liveDropping) {
-                for (const auto& f : liveBuffer) {
-                    recordLagLocked(*f);
-                }
-                liveBuffer.clear();
-                liveBytes = 0;
-                liveDropping = true;
-            }
-            recordLagLocked(*frame);
-            return;
-        }
-        if (lagging) {
-            recordLagLocked(*frame);  // the catch-up reads it from Redis, in order
-            return;
-        }
-        if ((!watermarks.empty() || floor) && watermarkSkipsLocked(*frame)) {
-            return;
-        }
-        enqueueLocked(std::move(frame));
+        routedFrames.push_back(gw.frameForCurrent());
     } catch (const std::exception& e) {
         gw.log->error("ws client {} ({}): cannot queue message {} {}: {}", id, peer, msg.stream, msg.id, e.what());
     }
+}
+
+void Client::acceptLocked(FramePtr frame)
+{
+    if (closed || closing) {
+        return;
+    }
+    if (replaying > 0) {
+        // Held until the replay reaches the live flow; if too much arrives meanwhile it is
+        // dropped and the replay reads it again from Redis (everything is still there).
+        if (!liveDropping && liveBytes + frame->wireLength <= gw.options.queueBytes) {
+            liveBytes += frame->wireLength;
+            liveBuffer.push_back(std::move(frame));
+            return;
+        }
+        if (!liveDropping) {
+            for (const auto& f : liveBuffer) {
+                recordLagLocked(*f);
+            }
+            liveBuffer.clear();
+            liveBytes = 0;
+            liveDropping = true;
+        }
+        recordLagLocked(*frame);
+        return;
+    }
+    if (lagging) {
+        recordLagLocked(*frame);  // the catch-up reads it from Redis, in order
+        return;
+    }
+    if ((!watermarks.empty() || floor) && watermarkSkipsLocked(*frame)) {
+        return;
+    }
+    enqueueLocked(std::move(frame));
 }
 
 bool Client::watermarkSkipsLocked(const OutFrame& f)
@@ -571,8 +616,13 @@ void Client::closeForOverflowLocked()
 
 void Client::scheduleLocked()
 {
-    if (!scheduled) {
-        scheduled = true;
+    if (scheduled) {
+        return;
+    }
+    scheduled = true;
+    if (gw.routingThread == std::this_thread::get_id()) {
+        gw.routed.push_back(shared_from_this());  // handed to the loop once per batch
+    } else {
         loop.ready(shared_from_this());
     }
 }
@@ -665,6 +715,18 @@ void Loop::ready(std::shared_ptr<Client> c)
     wake();
 }
 
+void Loop::ready(std::vector<std::shared_ptr<Client>>& batch)
+{
+    {
+        std::lock_guard lock(readyMutex);
+        for (auto& c : batch) {
+            readyList.push_back(std::move(c));
+        }
+    }
+    batch.clear();
+    wake();
+}
+
 void Loop::updateInterest(Client& c, bool write)
 {
     if (c.wantWrite == write) {
@@ -746,6 +808,11 @@ void Loop::run()
 
 void Loop::flush(Client& c)
 {
+    // Frames written are freed after the lock is released (declared first, destroyed last).
+    struct Release {
+        std::vector<FramePtr>& frames;
+        ~Release() { frames.clear(); }
+    } release{written};
     std::unique_lock lock(c.m);
     for (;;) {
         while (!c.queue.empty() && !c.queue.front()) {
@@ -848,6 +915,7 @@ void Loop::flush(Client& c)
                     c.latest.erase(it);
                 }
             }
+            written.push_back(std::move(c.queue.front()));
             c.queue.pop_front();
             ++c.popped;
             ++frames;
@@ -1853,18 +1921,13 @@ WsSnapshot WsGateway::snapshot() const
     s.replayed = gw.replayed.load();
     s.subscriptions = gw.subscriptions.load();
     s.queueLimitBytes = gw.options.queueBytes;
-    std::vector<std::shared_ptr<Client>> all;
-    {
-        std::lock_guard lock(gw.clientsMutex);
-        s.clients = gw.clients.size();
-        for (auto& [id, c] : gw.clients) {
-            all.push_back(c);
-        }
-    }
-    for (auto& c : all) {
-        std::lock_guard lock(c->m);
-        s.queueBytes += c->queuedBytes;
-        s.maxClientQueueBytes = std::max<std::uint64_t>(s.maxClientQueueBytes, c->queuedBytes);
+    // No client lock: /status must not wait behind the loops and the routing thread.
+    std::lock_guard lock(gw.clientsMutex);
+    s.clients = gw.clients.size();
+    for (const auto& [id, c] : gw.clients) {
+        const std::size_t queued = c->queuedBytes;
+        s.queueBytes += queued;
+        s.maxClientQueueBytes = std::max<std::uint64_t>(s.maxClientQueueBytes, queued);
     }
     return s;
 }
@@ -1890,8 +1953,49 @@ void WsGateway::onMessage(const Message& msg) noexcept
     ++gw.routeSeq;
     gw.current = &msg;
     gw.clientRouter.route(msg);
+    if (++gw.routedSinceHandOff >= kHandOffEvery) {
+        gw.handOff();
+    }
     gw.currentFrame.reset();
     gw.current = nullptr;
+}
+
+void WsGateway::onBatchEnd() noexcept
+{
+    _impl->handOff();
+}
+
+void WsGateway::Impl::handOff()
+{
+    routedSinceHandOff = 0;
+    if (routedClients.empty()) {
+        return;
+    }
+    routingThread.store(std::this_thread::get_id(), std::memory_order_relaxed);
+    for (auto& c : routedClients) {
+        {
+            std::lock_guard lock(c->m);
+            for (auto& f : c->routedFrames) {
+                c->acceptLocked(std::move(f));
+            }
+        }
+        c->routedFrames.clear();
+    }
+    routedClients.clear();
+    routingThread.store(std::thread::id{}, std::memory_order_relaxed);
+    if (routed.empty()) {
+        return;
+    }
+    routedByLoop.resize(loops.size());
+    for (auto& c : routed) {
+        routedByLoop[static_cast<std::size_t>(c->loop.index)].push_back(std::move(c));
+    }
+    routed.clear();
+    for (std::size_t i = 0; i < loops.size(); ++i) {
+        if (!routedByLoop[i].empty()) {
+            loops[i]->ready(routedByLoop[i]);
+        }
+    }
 }
 
 }  // namespace nautilus::relay

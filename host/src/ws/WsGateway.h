@@ -56,6 +56,9 @@ public:
     const WsOptions& options() const;
 
     void onMessage(const Message& msg) noexcept override;
+    /// Hands the clients that got messages in this batch to their loops (one wake-up each).
+    bool wantsBatchEnd() const noexcept override { return true; }
+    void onBatchEnd() noexcept override;
 
     struct Impl;
 

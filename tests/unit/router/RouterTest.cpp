@@ -49,6 +49,49 @@ TEST(RouterTest, DeliversToEveryMatchingSubscriberOnly)
     EXPECT_EQ(all.topics.size(), 3u);
 }
 
+namespace {
+/// Counts messages and batch ends, and what it had received when each batch ended.
+class BatchCollector : public Subscriber {
+public:
+    explicit BatchCollector(bool wants) : _wants(wants) {}
+    void onMessage(const Message&) noexcept override { ++messages; }
+    bool wantsBatchEnd() const noexcept override { return _wants; }
+    void onBatchEnd() noexcept override { seenAtBatchEnd.push_back(messages); }
+    int messages = 0;
+    std::vector<int> seenAtBatchEnd;
+
+private:
+    bool _wants;
+};
+}  // namespace
+
+TEST(RouterTest, EndBatchReachesEachSubscriberThatWantsItOnceAfterItsMessages)
+{
+    Router router;
+    BatchCollector grouped(true), plain(false);
+    const auto first = router.subscribe("data.*", {}, &grouped);
+    router.subscribe("data.quotes.*", {}, &grouped);  // two subscriptions, still one batch end
+    router.subscribe("*", {}, &plain);
+
+    router.route(make("data.quotes.A"));
+    router.route(make("data.trades.A"));
+    router.endBatch();
+    router.route(make("events.order.S"));  // matches only `plain`
+    router.endBatch();
+    EXPECT_EQ(grouped.messages, 3);  // once per matching subscription: the quote twice
+    EXPECT_EQ(grouped.seenAtBatchEnd, (std::vector<int>{3, 3}));
+    EXPECT_TRUE(plain.seenAtBatchEnd.empty());
+    EXPECT_EQ(plain.messages, 3);
+
+    // Still subscribed once: still told. Not subscribed at all: no longer told.
+    router.unsubscribe(first);
+    router.endBatch();
+    EXPECT_EQ(grouped.seenAtBatchEnd.size(), 3u);
+    router.unsubscribe(first + 1);
+    router.endBatch();
+    EXPECT_EQ(grouped.seenAtBatchEnd.size(), 3u);
+}
+
 TEST(RouterTest, TypeFilterMatchesRoutingType)
 {
     Router router;
