@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "common/Time.h"
+#include "decoder/Utf8.h"
 
 namespace nautilus::relay {
 
@@ -51,6 +52,24 @@ void JsonWriter::appendQuoted(std::string& out, std::string_view s)
     out.push_back('"');
     std::size_t i = 0;
     while (i < s.size()) {
+        // Plain ASCII (nearly everything: ids, topics, numbers) is copied a run at a time.
+        std::size_t plain = i;
+        const auto* bytes = reinterpret_cast<const unsigned char*>(s.data());
+        while (s.size() - plain >= 8 && utf8::jsonPlain8(bytes + plain)) {
+            plain += 8;
+        }
+        while (plain < s.size()) {
+            const auto p = static_cast<unsigned char>(s[plain]);
+            if (p < 0x20 || p >= 0x80 || p == '"' || p == '\\') {
+                break;
+            }
+            ++plain;
+        }
+        out.append(s.data() + i, plain - i);
+        i = plain;
+        if (i == s.size()) {
+            break;
+        }
         const auto c = static_cast<unsigned char>(s[i]);
         if (c >= 0x80) {
             const std::size_t n = utf8SequenceLength(s, i);
