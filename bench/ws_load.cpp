@@ -11,7 +11,9 @@
 // --direct replaces the relay by one XREAD BLOCK reader on Redis (same producer, same clock): the
 // latency floor of the machine at that moment, to tell the relay's share from the rest. With
 // --relay-pid/--redis-pid the report adds their CPU per thread over the run, and per window
-// the relay's VmRSS and its /status "websocket" figures.
+// the relay's VmRSS and its /status "websocket" figures. --status-rate R adds what a monitoring
+// system sees: GET /status R times per second on one keep-alive connection over the measurement,
+// on a fixed schedule, each latency counted from the request's due time (no coordinated omission).
 //
 //   ws_load prefill --redis-port P --key K --count N        fill a stream (pipelined XADD)
 //   ws_load run --port HTTP_PORT [options]                  clients (+ producer), then a report
@@ -21,8 +23,10 @@
 #include <dirent.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -196,6 +200,7 @@ struct Options {
     bool direct = false;            ///< read Redis directly instead of the relay (reference path)
     int relayPid = 0;               ///< sample VmRSS of this process per window, and its CPU
     int redisPid = 0;               ///< report this process's CPU too (redis-server)
+    double statusRate = 0;          ///< paced GET /status per second during the measurement (0: off)
     // prefill
     std::string key;
     std::string topic = "data.quotes.BINANCE.BTCUSDT";
@@ -235,6 +240,10 @@ ws_load run --port HTTP_PORT [options]
                         the same latency straight from Redis (the floor on this machine)
   --interval S          report window (1); --windows prints one line per window
   --relay-pid PID       sample the relay's VmRSS and /status per window; report its CPU per thread
+  --status-rate R       GET /status R times per second on one keep-alive connection during the
+                        measurement (after the warm-up), on a fixed schedule; each latency counts
+                        from the request's due time, a late response delays the next send but
+                        never skips it (0: off; the relay only, not --direct)
   --redis-pid PID       report redis-server's CPU too)");
 }
 
@@ -269,6 +278,7 @@ Options parseOptions(int argc, char** argv, int first)
         {"--interval", [](Options& o, const std::string& v) { o.interval = std::max(0.1, std::stod(v)); }},
         {"--relay-pid", [](Options& o, const std::string& v) { o.relayPid = std::stoi(v); }},
         {"--redis-pid", [](Options& o, const std::string& v) { o.redisPid = std::stoi(v); }},
+        {"--status-rate", [](Options& o, const std::string& v) { o.statusRate = std::max(0.0, std::stod(v)); }},
         {"--key", [](Options& o, const std::string& v) { o.key = v; }},
         {"--topic", [](Options& o, const std::string& v) { o.topic = v; }},
         {"--count", [](Options& o, const std::string& v) { o.count = std::stoull(v); }},
@@ -1008,6 +1018,339 @@ void waitForStreams(const Options& o)
 }
 
 // ------------------------------------------------------------------------------------------
+// Paced /status probe (--status-rate): what a monitoring system sees while the load runs
+
+bool iequals(std::string_view a, std::string_view b)
+{
+    return a.size() == b.size() && ::strncasecmp(a.data(), b.data(), a.size()) == 0;
+}
+
+/// Whether a comma-separated header value lists token t (case-insensitive).
+bool hasToken(std::string_view value, std::string_view t)
+{
+    while (!value.empty()) {
+        const auto comma = value.find(',');
+        std::string_view item = value.substr(0, comma);
+        while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) {
+            item.remove_prefix(1);
+        }
+        while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) {
+            item.remove_suffix(1);
+        }
+        if (iequals(item, t)) {
+            return true;
+        }
+        if (comma == std::string_view::npos) {
+            break;
+        }
+        value.remove_prefix(comma + 1);
+    }
+    return false;
+}
+
+/// The parts of an HTTP/1.x response head the probe needs.
+struct ResponseHead {
+    int status = 0;
+    std::size_t headBytes = 0;  ///< through the blank line
+    long long contentLength = -1;
+    bool chunked = false;
+    bool close = false;
+};
+
+/// Parses the response head at the start of in; false while it is incomplete.
+bool parseResponseHead(std::string_view in, ResponseHead& h)
+{
+    const auto end = in.find("\r\n\r\n");
+    if (end == std::string_view::npos) {
+        return false;
+    }
+    h = ResponseHead{};
+    h.headBytes = end + 4;
+    const std::string_view head = in.substr(0, end);
+    const std::string_view statusLine = head.substr(0, head.find("\r\n"));
+    if (!statusLine.starts_with("HTTP/1.") || statusLine.size() < 12 ||
+        std::from_chars(statusLine.data() + 9, statusLine.data() + 12, h.status).ec != std::errc{}) {
+        die("status probe: not an HTTP/1.x response: " + std::string(statusLine));
+    }
+    h.close = statusLine.starts_with("HTTP/1.0");  // unless it says keep-alive
+    for (auto pos = statusLine.size(); pos < head.size();) {
+        pos += 2;
+        const auto eol = std::min(head.find("\r\n", pos), head.size());
+        const std::string_view line = head.substr(pos, eol - pos);
+        pos = eol;
+        const auto colon = line.find(':');
+        if (colon == std::string_view::npos) {
+            continue;
+        }
+        const std::string_view name = line.substr(0, colon);
+        std::string_view value = line.substr(colon + 1);
+        while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) {
+            value.remove_prefix(1);
+        }
+        while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) {
+            value.remove_suffix(1);
+        }
+        if (iequals(name, "Content-Length")) {
+            long long n = -1;
+            if (std::from_chars(value.data(), value.data() + value.size(), n).ec != std::errc{} || n < 0) {
+                die("status probe: bad Content-Length: " + std::string(value));
+            }
+            h.contentLength = n;
+        } else if (iequals(name, "Transfer-Encoding")) {
+            h.chunked = hasToken(value, "chunked");
+        } else if (iequals(name, "Connection")) {
+            h.close = hasToken(value, "close") || (h.close && !hasToken(value, "keep-alive"));
+        }
+    }
+    return true;
+}
+
+/// The length of a complete chunked body at the start of in (through the blank line after the
+/// trailers), 0 while it is incomplete; payload gets the sum of the chunk sizes.
+std::size_t chunkedLength(std::string_view in, std::size_t& payload)
+{
+    payload = 0;
+    std::size_t pos = 0;
+    for (;;) {
+        const auto eol = in.find("\r\n", pos);
+        if (eol == std::string_view::npos) {
+            return 0;
+        }
+        std::size_t size = 0;
+        if (std::from_chars(in.data() + pos, in.data() + eol, size, 16).ptr == in.data() + pos) {
+            die("status probe: bad chunk size line: " + std::string(in.substr(pos, eol - pos)));
+        }
+        pos = eol + 2;
+        if (size == 0) {
+            for (;;) {  // trailer fields, then an empty line
+                const auto e = in.find("\r\n", pos);
+                if (e == std::string_view::npos) {
+                    return 0;
+                }
+                if (e == pos) {
+                    return pos + 2;
+                }
+                pos = e + 2;
+            }
+        }
+        if (in.size() < pos + size + 2) {
+            return 0;
+        }
+        if (in.substr(pos + size, 2) != "\r\n") {
+            die("status probe: malformed chunked body");
+        }
+        payload += size;
+        pos += size + 2;
+    }
+}
+
+struct StatusProbeResult {
+    Histogram latency;             ///< due time -> complete response, every complete response
+    std::uint64_t requests = 0;    ///< sent
+    std::uint64_t errors = 0;      ///< non-200 responses, broken or timed-out exchanges
+    std::uint64_t reconnects = 0;  ///< connections opened after the first
+    std::uint64_t responses = 0;   ///< complete responses (any status)
+    std::uint64_t bodyBytes = 0;   ///< their bodies
+};
+
+/// GET /status at a fixed rate on one keep-alive connection, from startMono to endMono (or
+/// until stop()). Request k is due at startMono + k / rate and its latency runs from that due
+/// time to the end of its response: a slow response delays the next requests, which are then
+/// sent at once, one after the other, and their wait counts (no coordinated omission).
+class StatusProbe {
+public:
+    StatusProbe(const Options& o, std::int64_t startMono, std::int64_t endMono)
+        : _o(o), _startMono(startMono), _endMono(endMono), _buf(64 * 1024)
+    {
+        _request = "GET /status HTTP/1.1\r\nHost: " + o.host + ":" + std::to_string(o.port) + "\r\n\r\n";
+        _thread = std::thread([this] { run(); });
+    }
+    ~StatusProbe() { stop(); }
+    /// Waits for the last request (the probe ends by itself at endMono).
+    void join()
+    {
+        if (_thread.joinable()) {
+            _thread.join();
+        }
+    }
+    /// Ends now; a request still unanswered is not counted.
+    void stop()
+    {
+        _stop = true;
+        join();
+    }
+    const StatusProbeResult& result() const { return _r; }
+
+private:
+    enum class Outcome { Ok, Closed, Broken, Stopped };  // Closed: nothing received on a reused connection
+    static constexpr std::int64_t kTimeoutNs = 10'000'000'000;  // the relay's own HTTP timeout
+
+    void run()
+    {
+        // Connect just before the first request is due: an idle keep-alive connection would be
+        // closed by the relay (5 s) during a long warm-up.
+        if (!sleepUntil(_startMono - 20'000'000)) {
+            return;
+        }
+        _fd = connectTcp(_o.host, _o.port, 0);
+        const double periodNs = 1e9 / _o.statusRate;
+        for (std::uint64_t k = 0;; ++k) {
+            const std::int64_t due = _startMono + static_cast<std::int64_t>(static_cast<double>(k) * periodNs);
+            if (due >= _endMono || !sleepUntil(due)) {
+                break;
+            }
+            ++_r.requests;
+            exchange(due);
+        }
+        closeConnection();
+    }
+
+    /// Sleeps until t (CLOCK_MONOTONIC); false once stop() was called.
+    bool sleepUntil(std::int64_t t)
+    {
+        for (;;) {
+            if (_stop.load(std::memory_order_relaxed)) {
+                return false;
+            }
+            const std::int64_t now = monoNs();
+            if (now >= t) {
+                return true;
+            }
+            const std::int64_t until = std::min(t, now + 100'000'000);  // look at stop() every 100 ms
+            const timespec ts{static_cast<time_t>(until / 1'000'000'000), static_cast<long>(until % 1'000'000'000)};
+            ::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr);
+        }
+    }
+
+    void closeConnection()
+    {
+        if (_fd >= 0) {
+            ::close(_fd);
+            _fd = -1;
+        }
+        _len = 0;
+    }
+
+    void exchange(std::int64_t due)
+    {
+        for (int attempt = 0;; ++attempt) {
+            if (_fd < 0) {
+                _fd = connectTcp(_o.host, _o.port, 0);
+                ++_r.reconnects;
+            }
+            const Outcome out = roundTrip(due);
+            if (out == Outcome::Ok) {
+                return;
+            }
+            closeConnection();
+            if (out == Outcome::Stopped) {
+                --_r.requests;
+                return;
+            }
+            // The relay closed the keep-alive connection before it read the request: send it
+            // again on a new one (once), its latency still counting from the due time.
+            if (out == Outcome::Closed && attempt == 0) {
+                continue;
+            }
+            ++_r.errors;
+            return;
+        }
+    }
+
+    Outcome roundTrip(std::int64_t due)
+    {
+        _len = 0;  // nothing is pipelined: bytes left from an earlier response are stray
+        for (std::string_view rest = _request; !rest.empty();) {
+            const ssize_t n = ::send(_fd, rest.data(), rest.size(), MSG_NOSIGNAL);
+            if (n < 0 && errno == EINTR) {
+                continue;
+            }
+            if (n <= 0) {
+                return Outcome::Closed;
+            }
+            rest.remove_prefix(static_cast<std::size_t>(n));
+        }
+        const std::int64_t deadline = monoNs() + kTimeoutNs;
+        ResponseHead head;
+        bool haveHead = false;
+        std::size_t total = 0;  // the whole response, once known
+        std::size_t body = 0;
+        for (;;) {
+            const std::string_view in(_buf.data(), _len);
+            if (!haveHead && parseResponseHead(in, head)) {
+                haveHead = true;
+                if (head.status / 100 == 1 || head.status == 204 || head.status == 304) {
+                    total = head.headBytes;
+                } else if (head.chunked) {
+                    // below, once the body is complete
+                } else if (head.contentLength >= 0) {
+                    body = static_cast<std::size_t>(head.contentLength);
+                    total = head.headBytes + body;
+                } else {
+                    die("status probe: a response with neither Content-Length nor chunked encoding (HTTP " +
+                        std::to_string(head.status) + ")");
+                }
+            }
+            if (haveHead && head.chunked && total == 0) {
+                if (const std::size_t n = chunkedLength(in.substr(head.headBytes), body); n > 0) {
+                    total = head.headBytes + n;
+                }
+            }
+            if (total > 0 && _len >= total) {
+                break;
+            }
+            if (_buf.size() - _len < 16 * 1024) {
+                _buf.resize(std::max(_buf.size() * 2, total));
+            }
+            pollfd p{_fd, POLLIN, 0};
+            const int ready = ::poll(&p, 1, 100);
+            if (_stop.load(std::memory_order_relaxed)) {
+                return Outcome::Stopped;
+            }
+            if (ready == 0) {
+                if (monoNs() > deadline) {
+                    std::fprintf(stderr, "ws_load: status probe: no complete response within %lld s\n",
+                                 static_cast<long long>(kTimeoutNs / 1'000'000'000));
+                    return Outcome::Broken;
+                }
+                continue;
+            }
+            const ssize_t n = ready < 0 ? -1 : ::recv(_fd, _buf.data() + _len, _buf.size() - _len, MSG_DONTWAIT);
+            if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
+                continue;
+            }
+            if (n <= 0) {
+                return _len == 0 ? Outcome::Closed : Outcome::Broken;
+            }
+            _len += static_cast<std::size_t>(n);
+        }
+        const std::int64_t done = monoNs();
+        _r.latency.record(done - due);
+        ++_r.responses;
+        _r.bodyBytes += body;
+        if (head.status != 200) {
+            ++_r.errors;
+        }
+        _len = 0;
+        if (head.close) {
+            closeConnection();  // the next request opens a new one
+        }
+        return Outcome::Ok;
+    }
+
+    const Options& _o;
+    const std::int64_t _startMono;
+    const std::int64_t _endMono;
+    std::string _request;
+    std::vector<char> _buf;
+    std::size_t _len = 0;
+    int _fd = -1;
+    StatusProbeResult _r;
+    std::atomic<bool> _stop{false};
+    std::thread _thread;
+};
+
+// ------------------------------------------------------------------------------------------
 // run
 
 double cpuSeconds()
@@ -1150,6 +1493,16 @@ int run(Options o)
         }
         return n;
     };
+    // The /status probe covers the measurement: after the warm-up, to the end of production
+    // (without a producer: from the start to the end of the run).
+    std::unique_ptr<StatusProbe> probe;
+    if (o.statusRate > 0 && o.direct) {
+        std::fprintf(stderr, "ws_load: --status-rate is ignored with --direct (no relay)\n");
+    } else if (o.statusRate > 0) {
+        probe = producing ? std::make_unique<StatusProbe>(o, startMono + static_cast<std::int64_t>(o.warmup * 1e9),
+                                                          startMono + static_cast<std::int64_t>((o.warmup + o.duration) * 1e9))
+                          : std::make_unique<StatusProbe>(o, startMono, INT64_MAX);
+    }
     if (producing) {
         const auto end = startMono + static_cast<std::int64_t>((o.warmup + o.duration) * 1e9);
         prod = produce(o, startMono, end);
@@ -1186,6 +1539,13 @@ int run(Options o)
     samplerStop = true;
     for (auto& t : threads) {
         t->join();
+    }
+    if (probe) {
+        if (producing) {
+            probe->join();  // it stops at the end of production; its last request may still be out
+        } else {
+            probe->stop();
+        }
     }
     sampler.join();
     if (stalledLater.joinable()) {
@@ -1260,14 +1620,25 @@ int run(Options o)
                     fromStart > 0 ? static_cast<double>(received) / fromStart : 0.0, fromStart,
                     span > 0 ? static_cast<double>(bytes) / span / 1e6 : 0.0);
     }
+    if (probe) {
+        const StatusProbeResult& r = probe->result();
+        const Histogram& h = r.latency;
+        std::printf("status:    GET /status at %g/s on one keep-alive connection: %llu requests, p50 %s  p90 %s  p99 %s  "
+                    "max %s ms, body %.1f KB, %llu error%s, %llu reconnect%s\n",
+                    o.statusRate, static_cast<unsigned long long>(r.requests), ms(h.quantile(0.5)).c_str(),
+                    ms(h.quantile(0.9)).c_str(), ms(h.quantile(0.99)).c_str(), ms(h.max()).c_str(),
+                    r.responses > 0 ? static_cast<double>(r.bodyBytes) / static_cast<double>(r.responses) / 1e3 : 0.0,
+                    static_cast<unsigned long long>(r.errors), r.errors == 1 ? "" : "s",
+                    static_cast<unsigned long long>(r.reconnects), r.reconnects == 1 ? "" : "s");
+    }
     long peakRss = -1;
     std::uint64_t peakMaxQueue = 0;
     for (auto& s : samples) {
         peakRss = std::max(peakRss, s.rssKb);
         peakMaxQueue = std::max(peakMaxQueue, s.maxClientQueue);
     }
-    std::printf("client:    %.2f s CPU over %.2f s (%.0f %% of one core, producer included)\n", cpu, wallSecs,
-                100 * cpu / wallSecs);
+    std::printf("client:    %.2f s CPU over %.2f s (%.0f %% of one core, producer%s included)\n", cpu, wallSecs,
+                100 * cpu / wallSecs, probe ? " and status probe" : "");
     // CPU of the other processes over the same span, per thread name: where the time goes.
     auto cpuLine = [&](const char* what, const std::map<std::string, double>& a, const std::map<std::string, double>& b) {
         if (b.empty()) {

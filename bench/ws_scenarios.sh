@@ -18,6 +18,14 @@
 # relay. wrk queries /status for 10 s during every relay measurement except backlog and stall.
 #   stall       100 clients x 1000 msg/s on one topic + 1 client that subscribes and never
 #               reads (ws.queue_bytes = 2 MiB)
+# /status latency under load, two figures:
+#   "status:"    (ws_load --status-rate 100, in latency, fanout* and stall; not in direct runs or
+#                backlog) GET /status paced at 100/s on one keep-alive connection over the measured
+#                seconds, each latency counted from the request's due time: what a monitoring
+#                system sees.
+#   "wrk /status" (wrk -t1 -c1, 10 s) a closed loop that saturates the relay's HTTP thread
+#                (~10k req/s) and competes for the cores with what it measures: how fast /status
+#                can be served under load (a load of its own), not what a poller waits.
 # Environment: WRK=0 runs no wrk; REPEAT=N runs every scenario N times (1).
 set -euo pipefail
 
@@ -140,7 +148,7 @@ scenario_latency() {
     start_relay
     direct run --topics 1 --rate 10000 --warmup 2 --duration 15
     wrk_after 3
-    load run --clients 1 --topics 1 --rate 10000 --warmup 2 --duration 15
+    load run --clients 1 --topics 1 --rate 10000 --warmup 2 --duration 15 --status-rate 100
     wrk_report
     stop_all
 }
@@ -151,13 +159,15 @@ fanout() {  # fanout CLIENTS RATE: each client its own topic, then all clients o
     start_relay
     direct run --topics "$clients" --rate "$rate" --warmup 2 --duration 15
     wrk_after 3
-    load run --clients "$clients" --topics "$clients" --subscribe own --rate "$rate" --warmup 2 --duration 15
+    load run --clients "$clients" --topics "$clients" --subscribe own --rate "$rate" --warmup 2 --duration 15 \
+        --status-rate 100
     wrk_report
     stop_all
     start_redis
     start_relay
     wrk_after 3
-    load run --clients "$clients" --topics 1 --subscribe all --rate "$rate" --warmup 2 --duration 15
+    load run --clients "$clients" --topics 1 --subscribe all --rate "$rate" --warmup 2 --duration 15 \
+        --status-rate 100
     wrk_report
     stop_all
 }
@@ -171,7 +181,7 @@ scenario_stall() {
     # queue, then gets conflated, and is dropped about 30 s after it subscribed.
     start_relay -D ws.queue_bytes=2097152
     load run --clients 100 --topics 1 --subscribe all --rate 1000 --warmup 2 --duration 40 \
-        --stalled 1 --stall-topic 'data.quotes.*' --stall-after 3 --windows
+        --stalled 1 --stall-topic 'data.quotes.*' --stall-after 3 --windows --status-rate 100
     grep -E 'closed|keepalive' "$tmp/relay.log" | sed 's/^/relay log: /' | head -5 || true
     stop_all
 }
