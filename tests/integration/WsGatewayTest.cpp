@@ -119,6 +119,39 @@ TEST(WsGatewayTest, PluginPublicationsReachClientsWithoutWaitingForTheNextBusMes
     EXPECT_FALSE(c.receive(300ms)) << "one publication per quote";
 }
 
+TEST(WsGatewayTest, APluginThatBlocksTheReaderDoesNotHoldBackWhatClientsWereAlreadyGiven)
+{
+    // One XREAD reply with three quotes; a plugin with room for one queued message and a handler
+    // that sleeps 3 s blocks the reader at the third. The first two reach the client at once,
+    // not when the plugin makes room.
+    RedisServer redis;
+    test::TempDir dir;
+    RelayProcess relay(settingsFor(redis, {{"plugins.files", std::string(NR_FIXTURE_PLUGIN_DIR) + "/slow_handler.so"},
+                                           {"plugins.slow-handler.sleep_ms", "3000"},
+                                           {"plugins.slow-handler.queue_capacity", "1"},
+                                           {"plugins.slow-handler.output", dir.path() + "/slow.txt"}}));
+    ASSERT_TRUE(relay.waitUntilServing()) << relay.process().stderrText();
+    WsClient c(relay.httpPort());
+    ASSERT_TRUE(c.subscribe(R"(["data.quotes.*"])"));
+
+    // One script, so the reader's blocked XREAD returns all three entries together.
+    redis.command({"EVAL",
+                   "for i = 1, 3 do redis.call('XADD', KEYS[1], '*', 'topic', 'data.quotes.BINANCE.BTCUSDT', "
+                   "'type', 'QuoteTick', 'payload', '{\"type\":\"QuoteTick\",\"seq\":' .. i .. '}', "
+                   "'encoding', 'Json') end",
+                   "1", kQuoteKey});
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int seq = 1; seq <= 2; ++seq) {
+        const JsonPtr m = c.waitForOp("message", 2s);
+        ASSERT_TRUE(m) << "message " << seq << " held back by the blocked plugin";
+        EXPECT_EQ(m->getObject("payload")->getValue<int>("seq"), seq);
+    }
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 2500ms);
+    const JsonPtr third = c.waitForOp("message", 10s);
+    ASSERT_TRUE(third) << relay.process().stderrText();
+    EXPECT_EQ(third->getObject("payload")->getValue<int>("seq"), 3);
+}
+
 TEST(WsGatewayTest, OverlappingPatternsDeliverEachMessageOnceAndUnsubscribeStopsThem)
 {
     RedisServer redis;

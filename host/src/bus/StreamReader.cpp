@@ -846,7 +846,7 @@ void StreamReader::Impl::processReply(RespReader& r)
             try {
                 if (impl.batchEndFn) {
                     impl.batchEndFn();
-                } else {
+                } else if (!impl.routeFn) {  // a route function comes with its own batch end
                     impl.router.endBatch();
                 }
             } catch (const std::exception& e) {

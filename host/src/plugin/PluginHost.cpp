@@ -392,7 +392,11 @@ void PluginHost::publishLoop()
             }
         }
         if (!_sink) {
-            endBatch();
+            try {
+                endBatch();
+            } catch (const std::exception& e) {
+                _log->error("cannot end a batch of published messages: {}", e.what());
+            }
         }
         batch.clear();
         lock.lock();

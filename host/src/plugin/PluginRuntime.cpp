@@ -161,11 +161,18 @@ void PluginRuntime::enqueue(Subscription& sub, const Message& msg) noexcept
                 dropped(1);
                 return;
             }
-            _blocked.fetch_add(1, std::memory_order_relaxed);
-            _mBlocked.inc();
-            _notFull.wait(lock, [this] {
-                return _queue.size() < _settings.queueCapacity || !_accepting.load(std::memory_order_relaxed);
-            });
+            // The reader is about to wait for this plugin: what other subscribers hold for this
+            // batch (WebSocket clients) goes out first.
+            lock.unlock();
+            Router::aboutToWait();
+            lock.lock();
+            if (_queue.size() >= _settings.queueCapacity) {
+                _blocked.fetch_add(1, std::memory_order_relaxed);
+                _mBlocked.inc();
+                _notFull.wait(lock, [this] {
+                    return _queue.size() < _settings.queueCapacity || !_accepting.load(std::memory_order_relaxed);
+                });
+            }
         }
         // Checked again under the lock: a restart may have completed since the check above, and a
         // message for the previous generation's subscription must not reach the new one.

@@ -55,8 +55,14 @@ void QueuedSubscriber::onMessage(const Message& msg) noexcept
                 _droppedCounter.inc();
                 return;
             }
-            _blocked.fetch_add(1, std::memory_order_relaxed);
-            _notFull.wait(lock, [this] { return _queue.size() < _options.capacity || _stopping; });
+            // Others' batched messages go out before the routing thread waits here.
+            lock.unlock();
+            Router::aboutToWait();
+            lock.lock();
+            if (_queue.size() >= _options.capacity && !_stopping) {
+                _blocked.fetch_add(1, std::memory_order_relaxed);
+                _notFull.wait(lock, [this] { return _queue.size() < _options.capacity || _stopping; });
+            }
         }
         if (_stopping) {
             _dropped.fetch_add(1, std::memory_order_relaxed);

@@ -11,6 +11,7 @@ namespace {
 // Bounds the per-topic cache so a producer inventing topics cannot grow memory without limit.
 constexpr std::size_t kMaxCachedTopics = 100'000;
 thread_local bool tlInRoute = false;
+thread_local Router* tlRouting = nullptr;  // the router inside route() on this thread
 }  // namespace
 
 Router::Router() : _published(std::make_shared<const Table>()) {}
@@ -21,7 +22,7 @@ void Router::Table::collectBatchListeners()
 {
     batchListeners.clear();
     for (const auto& sub : subs) {
-        if (sub.subscriber->wantsBatchEnd() &&
+        if (sub.batchEnd &&
             std::find(batchListeners.begin(), batchListeners.end(), sub.subscriber) == batchListeners.end()) {
             batchListeners.push_back(sub.subscriber);
         }
@@ -34,7 +35,8 @@ Router::SubscriptionId Router::subscribe(std::string pattern, std::vector<std::s
     auto next = std::make_shared<Table>(*std::atomic_load(&_published));
     const SubscriptionId id = _nextId.fetch_add(1, std::memory_order_relaxed);
     const bool heartbeatOnly = pattern == kHeartbeatTopic;
-    next->subs.push_back(Subscription{id, std::move(pattern), std::move(types), subscriber, heartbeatOnly});
+    const bool batchEnd = subscriber->wantsBatchEnd();
+    next->subs.push_back(Subscription{id, std::move(pattern), std::move(types), subscriber, heartbeatOnly, batchEnd});
     next->collectBatchListeners();
     std::atomic_store(&_published, std::shared_ptr<const Table>(std::move(next)));
     _generation.fetch_add(1, std::memory_order_release);
@@ -107,16 +109,20 @@ void Router::enter()
         _cachedGeneration = gen;
     }
     _active.store(gen, std::memory_order_seq_cst);
-    tlInRoute = true;
 }
 
 namespace {
+/// Leaves route()/endBatch(); restores the thread's state of an enclosing route() (a subscriber
+/// that routes into a router of its own, like the WebSocket gateway).
 struct Leave {
     std::atomic<std::uint64_t>& active;
     std::uint64_t idle;
+    bool wasInRoute = tlInRoute;
+    Router* wasRouting = tlRouting;
     ~Leave()
     {
-        tlInRoute = false;
+        tlInRoute = wasInRoute;
+        tlRouting = wasRouting;
         active.store(idle, std::memory_order_release);
     }
 };
@@ -126,6 +132,8 @@ std::size_t Router::route(const Message& msg)
 {
     enter();
     Leave leave{_active, kIdle};
+    tlInRoute = true;
+    tlRouting = this;
     std::size_t delivered = 0;
     for (const Subscription* sub : matchesFor(msg.topic, msg.heartbeat)) {
         if (!sub->types.empty() &&
@@ -138,10 +146,22 @@ std::size_t Router::route(const Message& msg)
     return delivered;
 }
 
+void Router::aboutToWait() noexcept
+{
+    // Inside route(): _current is the table in use and _active protects its subscribers.
+    if (Router* r = tlRouting) {
+        for (Subscriber* s : r->_current->batchListeners) {
+            s->onBatchEnd();
+        }
+    }
+}
+
 void Router::endBatch()
 {
     enter();
     Leave leave{_active, kIdle};
+    tlInRoute = true;
+    tlRouting = nullptr;  // not inside route(): aboutToWait() has nothing to do
     for (Subscriber* s : _current->batchListeners) {
         s->onBatchEnd();
     }

@@ -2,7 +2,8 @@
 // Topic-pattern + type subscriptions with NautilusTrader wildcard semantics (SPEC §7.4), and
 // fan-out of each decoded Message to every matching subscriber.
 //
-// Threads: route() is called by one thread at a time (the bus reader). subscribe()/unsubscribe()
+// Threads: route() and endBatch() are called by one thread at a time (the bus reader, or the
+// plugin host's publisher under its lock). subscribe()/unsubscribe()
 // may be called from any thread; they publish a new immutable table that route() picks up on its
 // next call, so route() never waits on a lock held by a subscriber or the HTTP threads.
 #include <atomic>
@@ -56,7 +57,12 @@ public:
     std::size_t route(const Message& msg);
     /// Called by the routing thread after a group of route() calls (one XREAD reply, one batch
     /// of plugin publications): every subscriber that wantsBatchEnd() gets onBatchEnd() once.
+    /// A subscriber removed before it misses that call.
     void endBatch();
+    /// A subscriber about to block inside route() (its queue is full) calls this first: the
+    /// batch-end subscribers of the router routing on this thread hand on what they hold, so
+    /// they are not held up by the wait. Does nothing outside route().
+    static void aboutToWait() noexcept;
 
 private:
     struct Subscription {
@@ -65,6 +71,7 @@ private:
         std::vector<std::string> types;
         Subscriber* subscriber;
         bool heartbeatOnly;
+        bool batchEnd;  ///< subscriber->wantsBatchEnd(), asked once
     };
     struct Table {
         std::vector<Subscription> subs;

@@ -327,7 +327,8 @@ struct WsGateway::Impl {
     std::vector<std::shared_ptr<Client>> routed;
     std::vector<std::vector<std::shared_ptr<Client>>> routedByLoop;
     unsigned routedSinceHandOff = 0;
-    void handOff();
+    void handOff() noexcept;
+    void dispatchRouted() noexcept;  ///< `routed` to the loops, one lock and wake-up per loop
 
     FramePtr frameForCurrent()
     {
@@ -619,12 +620,13 @@ void Client::scheduleLocked()
     if (scheduled) {
         return;
     }
-    scheduled = true;
+    // Marked only once it is listed: if listing throws, the next message tries again.
     if (gw.routingThread == std::this_thread::get_id()) {
         gw.routed.push_back(shared_from_this());  // handed to the loop once per batch
     } else {
         loop.ready(shared_from_this());
     }
+    scheduled = true;
 }
 
 void Client::sendControl(FramePtr frame)
@@ -870,6 +872,7 @@ void Loop::flush(Client& c)
         }
         c.pinned = entries;
         lock.unlock();
+        written.clear();  // the previous round's frames; iov points into the queue's, not these
         msghdr mh{};
         mh.msg_iov = iov;
         mh.msg_iovlen = count;
@@ -1259,7 +1262,8 @@ void Loop::closeNow(Client& c)
         c.latest.clear();
         c.room.notify_all();
     }
-    // After this, the routing thread cannot reach the client any more.
+    // After this, the routing thread routes nothing more to the client (a hand-off may still
+    // hold its last frames; it finds the client closed).
     for (auto& [pattern, sub] : c.subs) {
         gw.clientRouter.unsubscribeAndWait(sub.routerId);
         gw.subscriptions.fetch_sub(1, std::memory_order_relaxed);
@@ -1883,7 +1887,8 @@ void WsGateway::stop()
         gw.clients.clear();
         gw.clientCount.store(0);
     }
-    gw.loops.clear();
+    // The loops themselves stay until the gateway is destroyed: a hand-off still running on the
+    // routing thread (unsubscribed without waiting) may list clients with them.
 }
 
 Poco::Net::HTTPRequestHandler* WsGateway::createHandler(const Poco::Net::HTTPServerRequest&)
@@ -1965,35 +1970,60 @@ void WsGateway::onBatchEnd() noexcept
     _impl->handOff();
 }
 
-void WsGateway::Impl::handOff()
+void WsGateway::Impl::handOff() noexcept
 {
     routedSinceHandOff = 0;
     if (routedClients.empty()) {
         return;
     }
-    routingThread.store(std::this_thread::get_id(), std::memory_order_relaxed);
-    for (auto& c : routedClients) {
+    // Whatever happens below, the clients scheduled so far reach their loops.
+    struct Dispatch {
+        Impl& gw;
+        ~Dispatch()
         {
+            gw.routingThread.store(std::thread::id{}, std::memory_order_relaxed);
+            gw.dispatchRouted();
+        }
+    } dispatch{*this};
+    routingThread.store(std::this_thread::get_id(), std::memory_order_relaxed);
+    const bool live = running.load(std::memory_order_relaxed);
+    for (auto& c : routedClients) {
+        try {
             std::lock_guard lock(c->m);
             for (auto& f : c->routedFrames) {
-                c->acceptLocked(std::move(f));
+                if (live) {
+                    c->acceptLocked(std::move(f));
+                }
             }
+        } catch (const std::exception& e) {
+            log->error("ws client {} ({}): cannot queue {} messages: {}", c->id, c->peer, c->routedFrames.size(), e.what());
         }
         c->routedFrames.clear();
     }
     routedClients.clear();
-    routingThread.store(std::thread::id{}, std::memory_order_relaxed);
+}
+
+void WsGateway::Impl::dispatchRouted() noexcept
+{
     if (routed.empty()) {
         return;
     }
-    routedByLoop.resize(loops.size());
-    for (auto& c : routed) {
-        routedByLoop[static_cast<std::size_t>(c->loop.index)].push_back(std::move(c));
-    }
-    routed.clear();
-    for (std::size_t i = 0; i < loops.size(); ++i) {
-        if (!routedByLoop[i].empty()) {
-            loops[i]->ready(routedByLoop[i]);
+    try {
+        routedByLoop.resize(loops.size());
+        for (auto& c : routed) {
+            routedByLoop[static_cast<std::size_t>(c->loop.index)].push_back(std::move(c));
+        }
+        routed.clear();
+        for (std::size_t i = 0; i < loops.size(); ++i) {
+            if (!routedByLoop[i].empty()) {
+                loops[i]->ready(routedByLoop[i]);
+            }
+        }
+    } catch (const std::exception& e) {
+        log->error("ws: cannot hand clients to their loops: {}", e.what());
+        routed.clear();
+        for (auto& l : routedByLoop) {
+            l.clear();
         }
     }
 }

@@ -44,7 +44,7 @@ public:
     /// Starts the loops and subscribes to busRouter (which must outlive this object).
     void start(Router& busRouter);
     /// Closes every client (1001), stops the threads. The bus subscription is removed without
-    /// waiting; onMessage() ignores messages from then on. Idempotent.
+    /// waiting; onMessage() and onBatchEnd() ignore messages from then on. Idempotent.
     void stop();
 
     /// For RestServer::addRoute("/ws", ...).

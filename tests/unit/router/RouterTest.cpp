@@ -92,6 +92,46 @@ TEST(RouterTest, EndBatchReachesEachSubscriberThatWantsItOnceAfterItsMessages)
     EXPECT_EQ(grouped.seenAtBatchEnd.size(), 3u);
 }
 
+namespace {
+/// Stands for a subscriber whose queue is full: it is about to block the routing thread. With
+/// `inner`, it first routes the message into a router of its own (as the WebSocket gateway does).
+class AboutToBlock : public Subscriber {
+public:
+    Router* inner = nullptr;
+    void onMessage(const Message& msg) noexcept override
+    {
+        if (inner != nullptr) {
+            inner->route(msg);
+        }
+        Router::aboutToWait();
+    }
+};
+}  // namespace
+
+TEST(RouterTest, ASubscriberAboutToBlockLetsTheBatchSubscribersHandOnFirst)
+{
+    Router router, inner;
+    BatchCollector grouped(true), innerGrouped(true);
+    AboutToBlock blocker;
+    router.subscribe("*", {}, &grouped);  // first in order: it holds the message when blocker waits
+    router.subscribe("data.*", {}, &blocker);
+    inner.subscribe("*", {}, &innerGrouped);
+
+    router.route(make("data.quotes.A"));
+    EXPECT_EQ(grouped.seenAtBatchEnd, std::vector<int>{1});
+    router.route(make("events.order.S"));  // blocker not involved
+    EXPECT_EQ(grouped.seenAtBatchEnd, std::vector<int>{1});
+
+    // After a nested route() into another router, it is still the outer router's batch that is
+    // handed on; outside route() nothing happens.
+    blocker.inner = &inner;
+    router.route(make("data.trades.A"));
+    EXPECT_EQ(grouped.seenAtBatchEnd, (std::vector<int>{1, 3}));
+    EXPECT_TRUE(innerGrouped.seenAtBatchEnd.empty());
+    Router::aboutToWait();
+    EXPECT_EQ(grouped.seenAtBatchEnd.size(), 2u);
+}
+
 TEST(RouterTest, TypeFilterMatchesRoutingType)
 {
     Router router;
