@@ -164,6 +164,17 @@ TEST_F(RestEndToEndTest, MetricsAreWellFormedAndCount)
                                    "process_resident_memory_bytes ", "nautilus_relay_uptime_seconds "}) {
         EXPECT_NE(r.body.find(text), std::string::npos) << text << "\n" << r.body;
     }
+    // waitForStatus polled /status: its handling time is counted under route="status", and the
+    // request for an unknown path under "other" (a fixed set of labels, whatever the target).
+    relay->get("/no/such/path?x=1");
+    const std::string after = relay->get("/metrics").body;
+    for (const std::string route : {"status", "other", "metrics"}) {
+        const std::string key = "nautilus_relay_http_request_seconds_count{route=\"" + route + "\"} ";
+        const auto at = after.find(key);
+        ASSERT_NE(at, std::string::npos) << key << "\n" << after;
+        EXPECT_GE(std::stod(after.substr(at + key.size())), 1.0) << key;
+    }
+    EXPECT_EQ(after.find("route=\"/no"), std::string::npos);
 }
 
 TEST_F(RestEndToEndTest, MetricsStayValidWithNonUtf8StreamKeys)

@@ -1,6 +1,7 @@
 #include "http/RestServer.h"
 
 #include <istream>
+#include <string_view>
 
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
@@ -14,6 +15,7 @@
 #include <Poco/ThreadPool.h>
 
 #include "common/Logging.h"
+#include "common/Metrics.h"
 #include "common/Time.h"
 #include "common/Version.h"
 #include "http/StatusJson.h"
@@ -46,6 +48,27 @@ void send(Poco::Net::HTTPServerResponse& response, const RestResponse& r)
     // The headers, then the whole body in one send(), rather than through the response
     // stream's small buffer (a 77 KB /status would be ~20 sends).
     response.sendBuffer(r.body.data(), r.body.size());
+}
+
+/// nautilus_relay_http_request_seconds for the endpoint group of a request target (a fixed set
+/// of labels: targets are client input).
+Histogram& requestTimer(std::string_view target)
+{
+    static const auto make = [](const char* route) -> Histogram& {
+        return MetricsRegistry::global().histogram("nautilus_relay_http_request_seconds",
+                                                   "REST request handling time, request read to response sent",
+                                                   std::string("route=\"") + route + "\"");
+    };
+    static Histogram& status = make("status");
+    static Histogram& health = make("health");
+    static Histogram& metrics = make("metrics");
+    static Histogram& plugins = make("plugins");
+    static Histogram& other = make("other");
+    const std::string_view path = target.substr(0, target.find_first_of("?#"));
+    const auto under = [&](std::string_view base) {
+        return path == base || (path.starts_with(base) && path[base.size()] == '/');
+    };
+    return under("/status") ? status : under("/health") ? health : under("/metrics") ? metrics : under("/plugins") ? plugins : other;
 }
 
 /// Adapts one Poco request to RestApi::handle.
@@ -85,6 +108,7 @@ public:
         if (!response.sent()) {
             send(response, r);
         }
+        requestTimer(request.getURI()).observeNs(monoNowNs() - start);
         if (log->should_log(spdlog::level::debug)) {
             log->debug("{} {} {} {} {} bytes {} µs", request.clientAddress().toString(), request.getMethod(),
                        request.getURI(), r.status, r.body.size(), (monoNowNs() - start) / 1000);
