@@ -114,7 +114,30 @@ wrk_report() {
     grep -E '^ +Latency +[0-9]' "$tmp/wrk.out" | sed 's/^/    /' || true
 }
 
-load() { echo "+ ws_load $*"; "$load_bin" "$@" --port "$http_port" --redis-port "$redis_port" --relay-pid "$relay_pid" --redis-pid "$redis_pid"; }
+status_buckets() {  # the relay's cumulative /status handling-time buckets: "le count" lines
+    curl -fs "http://127.0.0.1:$http_port/metrics" |
+        sed -n 's/^nautilus_relay_http_request_seconds_bucket{route="status",le="\([^"]*\)"} \([0-9]*\)$/\1 \2/p'
+}
+load() {
+    echo "+ ws_load $*"
+    local before
+    before=$(status_buckets)
+    "$load_bin" "$@" --port "$http_port" --redis-port "$redis_port" --relay-pid "$relay_pid" --redis-pid "$redis_pid"
+    # The relay's own share of each /status during the run (request read to response sent, from
+    # its histogram): set against the probe's figures, the rest is the client and the scheduler.
+    paste <(echo "$before") <(status_buckets) | awk '
+        { le[NR] = $1; n[NR] = $4 - $2 }
+        END {
+            total = n[NR]; if (total <= 0) exit
+            split("0.5 0.9 0.99", qs, " "); line = ""
+            for (k = 1; k <= 3; k++) {
+                for (i = 1; i <= NR; i++) if (n[i] >= qs[k] * total) break
+                v = le[i] == "+Inf" ? "> 1 s" : sprintf("<= %g ms", le[i] * 1000)
+                line = line sprintf("  p%g %s", qs[k] * 100, v)
+            }
+            printf "relay:     /status handled in (its histogram, %d requests):%s\n", total, line
+        }'
+}
 
 scenario_idle() {
     start_redis
