@@ -62,7 +62,7 @@ TEST(WsGatewayTest, SubscriptionsFilterByTopicPatternAndTypeAndCarryThePayloadAs
 {
     RedisServer redis;
     RelayProcess relay(settingsFor(redis));
-    ASSERT_TRUE(relay.waitUntilServing()) << relay.process().stderrText();
+    ASSERT_TRUE(relay.waitUntilConnected()) << relay.process().stderrText();
 
     WsClient quotes(relay.httpPort());
     ASSERT_TRUE(quotes.ok()) << quotes.status() << " " << quotes.body();
@@ -105,7 +105,7 @@ TEST(WsGatewayTest, PluginPublicationsReachClientsWithoutWaitingForTheNextBusMes
     test::TempDir dir;
     RelayProcess relay(settingsFor(redis, {{"plugins.files", std::string(NR_FIXTURE_PLUGIN_DIR) + "/publisher.so"},
                                            {"plugins.publisher.output", dir.path() + "/publisher.txt"}}));
-    ASSERT_TRUE(relay.waitUntilServing()) << relay.process().stderrText();
+    ASSERT_TRUE(relay.waitUntilConnected()) << relay.process().stderrText();
     WsClient c(relay.httpPort());
     ASSERT_TRUE(c.subscribe(R"(["plugin.publisher.*"])"));
 
@@ -130,7 +130,7 @@ TEST(WsGatewayTest, APluginThatBlocksTheReaderDoesNotHoldBackWhatClientsWereAlre
                                            {"plugins.slow-handler.sleep_ms", "3000"},
                                            {"plugins.slow-handler.queue_capacity", "1"},
                                            {"plugins.slow-handler.output", dir.path() + "/slow.txt"}}));
-    ASSERT_TRUE(relay.waitUntilServing()) << relay.process().stderrText();
+    ASSERT_TRUE(relay.waitUntilConnected()) << relay.process().stderrText();
     WsClient c(relay.httpPort());
     ASSERT_TRUE(c.subscribe(R"(["data.quotes.*"])"));
 
@@ -156,7 +156,7 @@ TEST(WsGatewayTest, OverlappingPatternsDeliverEachMessageOnceAndUnsubscribeStops
 {
     RedisServer redis;
     RelayProcess relay(settingsFor(redis));
-    ASSERT_TRUE(relay.waitUntilServing()) << relay.process().stderrText();
+    ASSERT_TRUE(relay.waitUntilConnected()) << relay.process().stderrText();
     WsClient c(relay.httpPort());
     ASSERT_TRUE(c.subscribe(R"(["data.*","data.quotes.*","*"])"));
     xaddQuote(redis, 1);
@@ -179,7 +179,7 @@ TEST(WsGatewayTest, MsgpackPayloadsArriveAsJsonAndHeartbeatsOnlyOnTheirExactTopi
 {
     RedisServer redis;
     RelayProcess relay(settingsFor(redis));
-    ASSERT_TRUE(relay.waitUntilServing()) << relay.process().stderrText();
+    ASSERT_TRUE(relay.waitUntilConnected()) << relay.process().stderrText();
     WsClient all(relay.httpPort());
     ASSERT_TRUE(all.subscribe(R"(["*"])"));
     WsClient beats(relay.httpPort());
@@ -209,7 +209,7 @@ TEST(WsGatewayTest, BadClientFramesGetErrorFramesAndTheConnectionStaysOpen)
 {
     RedisServer redis;
     RelayProcess relay(settingsFor(redis));
-    ASSERT_TRUE(relay.waitUntilServing()) << relay.process().stderrText();
+    ASSERT_TRUE(relay.waitUntilConnected()) << relay.process().stderrText();
     WsClient c(relay.httpPort());
     ASSERT_TRUE(c.ok());
 

@@ -102,7 +102,7 @@ TEST(WsInteropTest, NodeWsClientSpeaksTheProtocol)
     settings["ws.ping_interval_ms"] = "400";  // the script waits for three pings
     settings["ws.max_frame_bytes"] = std::to_string(kMaxFrameBytes);
     RelayProcess relay(settings);
-    ASSERT_TRUE(relay.waitUntilServing()) << relay.process().stderrText();
+    ASSERT_TRUE(relay.waitUntilConnected()) << relay.process().stderrText();
     // Replays cover the streams the relay reads: wait until it reads all four and has read them.
     const auto caughtUp = [](const JsonPtr& s) {
         const auto bus = s->getObject("bus");

@@ -71,7 +71,7 @@ TEST(WsLimitsTest, AStalledClientWithEventsIsClosedWith1013WhileAFastOneGetsEver
     // Bursts larger than the queue are caught up from Redis; a client that takes nothing for
     // ws.stall_timeout_ms is closed.
     RelayProcess relay(settingsFor(redis, {{"ws.queue_bytes", "65536"}, {"ws.stall_timeout_ms", "1000"}, {"ws.ping_interval_ms", "0"}}));
-    ASSERT_TRUE(relay.waitUntilServing()) << relay.process().stderrText();
+    ASSERT_TRUE(relay.waitUntilConnected()) << relay.process().stderrText();
     WsClient slow(relay.httpPort(), "/ws", {}, 4096);  // a tiny window, and it reads nothing until the end
     ASSERT_TRUE(slow.subscribe(R"(["events.*"])"));
     WsClient fast(relay.httpPort());
@@ -116,7 +116,7 @@ TEST(WsLimitsTest, ASlowClientOfMarketDataGetsTheLatestValuePerTopicAndIsToldHow
 {
     RedisServer redis;
     RelayProcess relay(settingsFor(redis, {{"ws.queue_bytes", "65536"}, {"ws.ping_interval_ms", "0"}}));
-    ASSERT_TRUE(relay.waitUntilServing()) << relay.process().stderrText();
+    ASSERT_TRUE(relay.waitUntilConnected()) << relay.process().stderrText();
     WsClient slow(relay.httpPort());  // reads nothing until everything was produced
     ASSERT_TRUE(slow.subscribe(R"(["data.quotes.*"])"));
     const std::vector<std::string> topics = {"data.quotes.A", "data.quotes.B", "data.quotes.C"};
@@ -168,7 +168,7 @@ TEST(WsLimitsTest, ClientFrameAndSubscriptionLimitsAnswerClearly)
                                            {"ws.max_frame_bytes", "1024"},
                                            {"ws.max_subscriptions", "2"},
                                            {"ws.max_messages_per_second", "5"}}));
-    ASSERT_TRUE(relay.waitUntilServing()) << relay.process().stderrText();
+    ASSERT_TRUE(relay.waitUntilConnected()) << relay.process().stderrText();
 
     WsClient a(relay.httpPort());
     ASSERT_TRUE(a.ok());
@@ -224,7 +224,7 @@ TEST(WsLimitsTest, StaticTokenAndJwtWithTopicAllowListsAreCheckedAtTheUpgrade)
     RelayProcess relay(settingsFor(redis, {{"ws.auth.token", "s3cret"},
                                            {"ws.auth.token_topics", "data.*"},
                                            {"ws.auth.jwt_secret", secret}}));
-    ASSERT_TRUE(relay.waitUntilServing()) << relay.process().stderrText();
+    ASSERT_TRUE(relay.waitUntilConnected()) << relay.process().stderrText();
     const int port = relay.httpPort();
 
     WsClient none(port);
@@ -269,7 +269,7 @@ TEST(WsLimitsTest, BrowserOriginsMustBeAllowedAndPlainHttpGetsABadRequest)
 {
     RedisServer redis;
     RelayProcess relay(settingsFor(redis, {{"ws.allowed_origins", "https://dash.example.com, http://localhost:*"}}));
-    ASSERT_TRUE(relay.waitUntilServing()) << relay.process().stderrText();
+    ASSERT_TRUE(relay.waitUntilConnected()) << relay.process().stderrText();
     WsClient evil(relay.httpPort(), "/ws", {{"Origin", "https://evil.example.com"}});
     EXPECT_EQ(evil.status(), 403);
     EXPECT_NE(evil.body().find("ws.allowed_origins"), std::string::npos) << evil.body();
@@ -289,7 +289,7 @@ TEST(WsLimitsTest, QuietClientsArePingedAndDeadOnesAreDropped)
 {
     RedisServer redis;
     RelayProcess relay(settingsFor(redis, {{"ws.ping_interval_ms", "300"}}));
-    ASSERT_TRUE(relay.waitUntilServing()) << relay.process().stderrText();
+    ASSERT_TRUE(relay.waitUntilConnected()) << relay.process().stderrText();
     // Answers pings (WsClient does), so it stays.
     WsClient alive(relay.httpPort());
     ASSERT_TRUE(alive.subscribe(R"(["data.*"])"));

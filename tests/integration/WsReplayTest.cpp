@@ -62,7 +62,7 @@ TEST(WsReplayTest, FromJoinsHistoryAndLiveWithNoGapAndNoDuplicateWhileAProducerW
 {
     RedisServer redis;
     RelayProcess relay(RelayProcess::defaults(redis));
-    ASSERT_TRUE(relay.waitUntilServing()) << relay.process().stderrText();
+    ASSERT_TRUE(relay.waitUntilConnected()) << relay.process().stderrText();
 
     constexpr int kTotal = 3000;
     std::vector<std::string> ids(kTotal + 1);
@@ -108,7 +108,7 @@ TEST(WsReplayTest, PerStreamFromAndStarDefaultKeepStreamOrderAndSendTheReplayMar
 {
     RedisServer redis;
     RelayProcess relay(RelayProcess::defaults(redis));
-    ASSERT_TRUE(relay.waitUntilServing()) << relay.process().stderrText();
+    ASSERT_TRUE(relay.waitUntilConnected()) << relay.process().stderrText();
     std::vector<std::string> a, b;
     for (int i = 1; i <= 20; ++i) {
         a.push_back(xaddSeq(redis, "data.quotes.A", i));
@@ -156,7 +156,7 @@ TEST(WsReplayTest, TrimmedResetAndUnknownStreamsAreNotRecovered)
 {
     RedisServer redis;
     RelayProcess relay(RelayProcess::defaults(redis));
-    ASSERT_TRUE(relay.waitUntilServing()) << relay.process().stderrText();
+    ASSERT_TRUE(relay.waitUntilConnected()) << relay.process().stderrText();
     std::vector<std::string> ids;
     for (int i = 1; i <= 100; ++i) {
         ids.push_back(xaddSeq(redis, "data.quotes.T", i));
@@ -192,7 +192,7 @@ TEST(WsReplayTest, ABusReconnectSendsStatusFramesAndLosesNothing)
 {
     RedisServer redis;
     RelayProcess relay(RelayProcess::defaults(redis));
-    ASSERT_TRUE(relay.waitUntilServing()) << relay.process().stderrText();
+    ASSERT_TRUE(relay.waitUntilConnected()) << relay.process().stderrText();
     WsClient c(relay.httpPort());
     ASSERT_TRUE(c.subscribe(R"(["data.*"])"));
     for (int i = 1; i <= 50; ++i) {

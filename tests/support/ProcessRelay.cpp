@@ -70,6 +70,25 @@ bool RelayProcess::waitUntilServing(std::chrono::milliseconds timeout)
     return false;
 }
 
+bool RelayProcess::waitUntilConnected(std::chrono::milliseconds timeout)
+{
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    if (!waitUntilServing(timeout)) {
+        return false;
+    }
+    while (std::chrono::steady_clock::now() < deadline && _process->running()) {
+        try {
+            const auto s = status();
+            if (s && s->getObject("bus") && s->getObject("bus")->getValue<std::string>("state") == "connected") {
+                return true;
+            }
+        } catch (const std::exception&) {
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    return false;
+}
+
 Poco::JSON::Object::Ptr RelayProcess::status() const
 {
     const HttpResult r = get("/status");

@@ -32,6 +32,9 @@ public:
     /// Waits until GET /health/live answers 200; false (with stderr in the failure) on timeout
     /// or when the process exited.
     bool waitUntilServing(std::chrono::milliseconds timeout = std::chrono::seconds(15));
+    /// waitUntilServing(), then until /status says the bus is connected: a WebSocket client
+    /// connected after that gets no "connected" status frame between the replies it expects.
+    bool waitUntilConnected(std::chrono::milliseconds timeout = std::chrono::seconds(15));
     /// Polls /status until pred(status) holds.
     template <typename Pred>
     Poco::JSON::Object::Ptr waitForStatus(Pred pred, std::chrono::milliseconds timeout);
