@@ -1053,7 +1053,6 @@ struct ResponseHead {
     int status = 0;
     std::size_t headBytes = 0;  ///< through the blank line
     long long contentLength = -1;
-    bool chunked = false;
     bool close = false;
 };
 
@@ -1096,52 +1095,11 @@ bool parseResponseHead(std::string_view in, ResponseHead& h)
                 die("status probe: bad Content-Length: " + std::string(value));
             }
             h.contentLength = n;
-        } else if (iequals(name, "Transfer-Encoding")) {
-            h.chunked = hasToken(value, "chunked");
         } else if (iequals(name, "Connection")) {
             h.close = hasToken(value, "close") || (h.close && !hasToken(value, "keep-alive"));
         }
     }
     return true;
-}
-
-/// The length of a complete chunked body at the start of in (through the blank line after the
-/// trailers), 0 while it is incomplete; payload gets the sum of the chunk sizes.
-std::size_t chunkedLength(std::string_view in, std::size_t& payload)
-{
-    payload = 0;
-    std::size_t pos = 0;
-    for (;;) {
-        const auto eol = in.find("\r\n", pos);
-        if (eol == std::string_view::npos) {
-            return 0;
-        }
-        std::size_t size = 0;
-        if (std::from_chars(in.data() + pos, in.data() + eol, size, 16).ptr == in.data() + pos) {
-            die("status probe: bad chunk size line: " + std::string(in.substr(pos, eol - pos)));
-        }
-        pos = eol + 2;
-        if (size == 0) {
-            for (;;) {  // trailer fields, then an empty line
-                const auto e = in.find("\r\n", pos);
-                if (e == std::string_view::npos) {
-                    return 0;
-                }
-                if (e == pos) {
-                    return pos + 2;
-                }
-                pos = e + 2;
-            }
-        }
-        if (in.size() < pos + size + 2) {
-            return 0;
-        }
-        if (in.substr(pos + size, 2) != "\r\n") {
-            die("status probe: malformed chunked body");
-        }
-        payload += size;
-        pos += size + 2;
-    }
 }
 
 struct StatusProbeResult {
@@ -1281,19 +1239,11 @@ private:
                 haveHead = true;
                 if (head.status / 100 == 1 || head.status == 204 || head.status == 304) {
                     total = head.headBytes;
-                } else if (head.chunked) {
-                    // below, once the body is complete
-                } else if (head.contentLength >= 0) {
+                } else if (head.contentLength >= 0) {  // the relay always sends one
                     body = static_cast<std::size_t>(head.contentLength);
                     total = head.headBytes + body;
                 } else {
-                    die("status probe: a response with neither Content-Length nor chunked encoding (HTTP " +
-                        std::to_string(head.status) + ")");
-                }
-            }
-            if (haveHead && head.chunked && total == 0) {
-                if (const std::size_t n = chunkedLength(in.substr(head.headBytes), body); n > 0) {
-                    total = head.headBytes + n;
+                    die("status probe: a response without Content-Length (HTTP " + std::to_string(head.status) + ")");
                 }
             }
             if (total > 0 && _len >= total) {

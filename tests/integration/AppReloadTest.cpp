@@ -36,11 +36,9 @@ struct LayeredRelay {
     std::string config;
     std::unique_ptr<test::Process> process;
 
-    LayeredRelay(const RedisServer& redis, RelayProcess::Settings extra) : settings(RelayProcess::defaults(redis))
+    LayeredRelay(const RedisServer& redis, const RelayProcess::Settings& extra)
+        : settings(RelayProcess::defaults(redis, extra))
     {
-        for (auto& [k, v] : extra) {
-            settings[k] = v;
-        }
         port = std::stoi(settings.at("http.port"));
         std::string text;
         for (const auto& [k, v] : settings) {

@@ -49,19 +49,10 @@ std::string xaddOrder(const RedisServer& redis, int n)
                           "encoding", "Json"});
 }
 
-RelayProcess::Settings settingsFor(const RedisServer& redis, RelayProcess::Settings extra = {})
-{
-    auto s = RelayProcess::defaults(redis);
-    for (auto& [k, v] : extra) {
-        s[k] = v;
-    }
-    return s;
-}
-
 TEST(WsGatewayTest, SubscriptionsFilterByTopicPatternAndTypeAndCarryThePayloadAsJson)
 {
     RedisServer redis;
-    RelayProcess relay(settingsFor(redis));
+    RelayProcess relay(RelayProcess::defaults(redis));
     ASSERT_TRUE(relay.waitUntilConnected()) << relay.process().stderrText();
 
     WsClient quotes(relay.httpPort());
@@ -103,7 +94,7 @@ TEST(WsGatewayTest, PluginPublicationsReachClientsWithoutWaitingForTheNextBusMes
     // own batch: here no bus message follows that could carry them along.
     RedisServer redis;
     test::TempDir dir;
-    RelayProcess relay(settingsFor(redis, {{"plugins.files", std::string(NR_FIXTURE_PLUGIN_DIR) + "/publisher.so"},
+    RelayProcess relay(RelayProcess::defaults(redis, {{"plugins.files", std::string(NR_FIXTURE_PLUGIN_DIR) + "/publisher.so"},
                                            {"plugins.publisher.output", dir.path() + "/publisher.txt"}}));
     ASSERT_TRUE(relay.waitUntilConnected()) << relay.process().stderrText();
     WsClient c(relay.httpPort());
@@ -126,7 +117,7 @@ TEST(WsGatewayTest, APluginThatBlocksTheReaderDoesNotHoldBackWhatClientsWereAlre
     // not when the plugin makes room.
     RedisServer redis;
     test::TempDir dir;
-    RelayProcess relay(settingsFor(redis, {{"plugins.files", std::string(NR_FIXTURE_PLUGIN_DIR) + "/slow_handler.so"},
+    RelayProcess relay(RelayProcess::defaults(redis, {{"plugins.files", std::string(NR_FIXTURE_PLUGIN_DIR) + "/slow_handler.so"},
                                            {"plugins.slow-handler.sleep_ms", "3000"},
                                            {"plugins.slow-handler.queue_capacity", "1"},
                                            {"plugins.slow-handler.output", dir.path() + "/slow.txt"}}));
@@ -155,7 +146,7 @@ TEST(WsGatewayTest, APluginThatBlocksTheReaderDoesNotHoldBackWhatClientsWereAlre
 TEST(WsGatewayTest, OverlappingPatternsDeliverEachMessageOnceAndUnsubscribeStopsThem)
 {
     RedisServer redis;
-    RelayProcess relay(settingsFor(redis));
+    RelayProcess relay(RelayProcess::defaults(redis));
     ASSERT_TRUE(relay.waitUntilConnected()) << relay.process().stderrText();
     WsClient c(relay.httpPort());
     ASSERT_TRUE(c.subscribe(R"(["data.*","data.quotes.*","*"])"));
@@ -178,7 +169,7 @@ TEST(WsGatewayTest, OverlappingPatternsDeliverEachMessageOnceAndUnsubscribeStops
 TEST(WsGatewayTest, MsgpackPayloadsArriveAsJsonAndHeartbeatsOnlyOnTheirExactTopic)
 {
     RedisServer redis;
-    RelayProcess relay(settingsFor(redis));
+    RelayProcess relay(RelayProcess::defaults(redis));
     ASSERT_TRUE(relay.waitUntilConnected()) << relay.process().stderrText();
     WsClient all(relay.httpPort());
     ASSERT_TRUE(all.subscribe(R"(["*"])"));
@@ -208,7 +199,7 @@ TEST(WsGatewayTest, MsgpackPayloadsArriveAsJsonAndHeartbeatsOnlyOnTheirExactTopi
 TEST(WsGatewayTest, BadClientFramesGetErrorFramesAndTheConnectionStaysOpen)
 {
     RedisServer redis;
-    RelayProcess relay(settingsFor(redis));
+    RelayProcess relay(RelayProcess::defaults(redis));
     ASSERT_TRUE(relay.waitUntilConnected()) << relay.process().stderrText();
     WsClient c(relay.httpPort());
     ASSERT_TRUE(c.ok());

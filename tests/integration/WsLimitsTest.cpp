@@ -30,15 +30,6 @@ using JsonPtr = Poco::JSON::Object::Ptr;
 
 const std::string kPrefix = "trader-TRADER-001:stream:";
 
-RelayProcess::Settings settingsFor(const RedisServer& redis, const RelayProcess::Settings& extra)
-{
-    auto s = RelayProcess::defaults(redis);
-    for (const auto& [k, v] : extra) {
-        s[k] = v;
-    }
-    return s;
-}
-
 void xadd(const RedisServer& redis, const std::string& topic, const std::string& type, int seq, std::size_t padding = 0)
 {
     redis.command({"XADD", kPrefix + topic, "*", "topic", topic, "type", type, "payload",
@@ -70,7 +61,7 @@ TEST(WsLimitsTest, AStalledClientWithEventsIsClosedWith1013WhileAFastOneGetsEver
     RedisServer redis;
     // Bursts larger than the queue are caught up from Redis; a client that takes nothing for
     // ws.stall_timeout_ms is closed.
-    RelayProcess relay(settingsFor(redis, {{"ws.queue_bytes", "65536"}, {"ws.stall_timeout_ms", "1000"}, {"ws.ping_interval_ms", "0"}}));
+    RelayProcess relay(RelayProcess::defaults(redis, {{"ws.queue_bytes", "65536"}, {"ws.stall_timeout_ms", "1000"}, {"ws.ping_interval_ms", "0"}}));
     ASSERT_TRUE(relay.waitUntilConnected()) << relay.process().stderrText();
     WsClient slow(relay.httpPort(), "/ws", {}, 4096);  // a tiny window, and it reads nothing until the end
     ASSERT_TRUE(slow.subscribe(R"(["events.*"])"));
@@ -115,7 +106,7 @@ TEST(WsLimitsTest, AStalledClientWithEventsIsClosedWith1013WhileAFastOneGetsEver
 TEST(WsLimitsTest, ASlowClientOfMarketDataGetsTheLatestValuePerTopicAndIsToldHowManyItMissed)
 {
     RedisServer redis;
-    RelayProcess relay(settingsFor(redis, {{"ws.queue_bytes", "65536"}, {"ws.ping_interval_ms", "0"}}));
+    RelayProcess relay(RelayProcess::defaults(redis, {{"ws.queue_bytes", "65536"}, {"ws.ping_interval_ms", "0"}}));
     ASSERT_TRUE(relay.waitUntilConnected()) << relay.process().stderrText();
     WsClient slow(relay.httpPort());  // reads nothing until everything was produced
     ASSERT_TRUE(slow.subscribe(R"(["data.quotes.*"])"));
@@ -164,7 +155,7 @@ TEST(WsLimitsTest, ASlowClientOfMarketDataGetsTheLatestValuePerTopicAndIsToldHow
 TEST(WsLimitsTest, ClientFrameAndSubscriptionLimitsAnswerClearly)
 {
     RedisServer redis;
-    RelayProcess relay(settingsFor(redis, {{"ws.max_clients", "2"},
+    RelayProcess relay(RelayProcess::defaults(redis, {{"ws.max_clients", "2"},
                                            {"ws.max_frame_bytes", "1024"},
                                            {"ws.max_subscriptions", "2"},
                                            {"ws.max_messages_per_second", "5"}}));
@@ -221,7 +212,7 @@ TEST(WsLimitsTest, StaticTokenAndJwtWithTopicAllowListsAreCheckedAtTheUpgrade)
 {
     RedisServer redis;
     const std::string secret = "a-long-hs256-secret-for-tests-only";
-    RelayProcess relay(settingsFor(redis, {{"ws.auth.token", "s3cret"},
+    RelayProcess relay(RelayProcess::defaults(redis, {{"ws.auth.token", "s3cret"},
                                            {"ws.auth.token_topics", "data.*"},
                                            {"ws.auth.jwt_secret", secret}}));
     ASSERT_TRUE(relay.waitUntilConnected()) << relay.process().stderrText();
@@ -268,7 +259,7 @@ TEST(WsLimitsTest, StaticTokenAndJwtWithTopicAllowListsAreCheckedAtTheUpgrade)
 TEST(WsLimitsTest, BrowserOriginsMustBeAllowedAndPlainHttpGetsABadRequest)
 {
     RedisServer redis;
-    RelayProcess relay(settingsFor(redis, {{"ws.allowed_origins", "https://dash.example.com, http://localhost:*"}}));
+    RelayProcess relay(RelayProcess::defaults(redis, {{"ws.allowed_origins", "https://dash.example.com, http://localhost:*"}}));
     ASSERT_TRUE(relay.waitUntilConnected()) << relay.process().stderrText();
     WsClient evil(relay.httpPort(), "/ws", {{"Origin", "https://evil.example.com"}});
     EXPECT_EQ(evil.status(), 403);
@@ -288,7 +279,7 @@ TEST(WsLimitsTest, BrowserOriginsMustBeAllowedAndPlainHttpGetsABadRequest)
 TEST(WsLimitsTest, QuietClientsArePingedAndDeadOnesAreDropped)
 {
     RedisServer redis;
-    RelayProcess relay(settingsFor(redis, {{"ws.ping_interval_ms", "300"}}));
+    RelayProcess relay(RelayProcess::defaults(redis, {{"ws.ping_interval_ms", "300"}}));
     ASSERT_TRUE(relay.waitUntilConnected()) << relay.process().stderrText();
     // Answers pings (WsClient does), so it stays.
     WsClient alive(relay.httpPort());

@@ -12,10 +12,10 @@ Poco::JSON::Object::Ptr parseJsonObject(const std::string& text)
     return parser.parse(text).extract<Poco::JSON::Object::Ptr>();
 }
 
-RelayProcess::Settings RelayProcess::defaults(const RedisServer& redis)
+RelayProcess::Settings RelayProcess::defaults(const RedisServer& redis, const Settings& overrides)
 {
     const int httpPort = freeLoopbackPort();
-    return {
+    Settings s = {
         {"bus.redis.host", redis.host()},
         {"bus.redis.port", std::to_string(redis.port())},
         {"http.host", "127.0.0.1"},
@@ -34,6 +34,10 @@ RelayProcess::Settings RelayProcess::defaults(const RedisServer& redis)
         {"state.checkpoint_interval_ms", "100"},
         {"plugins.dirs", ""},  // no plugins from this machine's install directories
     };
+    for (const auto& [k, v] : overrides) {
+        s[k] = v;
+    }
+    return s;
 }
 
 RelayProcess::RelayProcess(Settings settings, std::vector<std::string> extraArgs)
@@ -72,21 +76,15 @@ bool RelayProcess::waitUntilServing(std::chrono::milliseconds timeout)
 
 bool RelayProcess::waitUntilConnected(std::chrono::milliseconds timeout)
 {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    const auto connected = [](const Poco::JSON::Object::Ptr& s) {
+        const auto bus = s->getObject("bus");
+        return bus && bus->getValue<std::string>("state") == "connected";
+    };
     if (!waitUntilServing(timeout)) {
         return false;
     }
-    while (std::chrono::steady_clock::now() < deadline && _process->running()) {
-        try {
-            const auto s = status();
-            if (s && s->getObject("bus") && s->getObject("bus")->getValue<std::string>("state") == "connected") {
-                return true;
-            }
-        } catch (const std::exception&) {
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(25));
-    }
-    return false;
+    const auto last = waitForStatus(connected, timeout);
+    return last && connected(last);
 }
 
 Poco::JSON::Object::Ptr RelayProcess::status() const

@@ -23,7 +23,8 @@ public:
 
     /// Settings every test relay gets unless overridden: redis at `redis`, http on a free
     /// loopback port, instance id "it-<http port>", short intervals.
-    static Settings defaults(const RedisServer& redis);
+    /// overrides replace or add keys.
+    static Settings defaults(const RedisServer& redis, const Settings& overrides = {});
 
     /// Writes the properties file and starts the process (does not wait).
     explicit RelayProcess(Settings settings, std::vector<std::string> extraArgs = {});

@@ -116,7 +116,7 @@ namespace {
 /// that routes into a router of its own, like the WebSocket gateway).
 struct Leave {
     std::atomic<std::uint64_t>& active;
-    std::uint64_t idle;
+    std::uint64_t idle;  ///< Router::kIdle (private there)
     bool wasInRoute = tlInRoute;
     Router* wasRouting = tlRouting;
     ~Leave()
