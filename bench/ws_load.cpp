@@ -201,6 +201,7 @@ struct Options {
     int relayPid = 0;               ///< sample VmRSS of this process per window, and its CPU
     int redisPid = 0;               ///< report this process's CPU too (redis-server)
     double statusRate = 0;          ///< paced GET /status per second during the measurement (0: off)
+    std::string statusTarget = "/status";  ///< what the probe asks for (e.g. /status?streams=false)
     // prefill
     std::string key;
     std::string topic = "data.quotes.BINANCE.BTCUSDT";
@@ -244,6 +245,7 @@ ws_load run --port HTTP_PORT [options]
                         measurement (after the warm-up), on a fixed schedule; each latency counts
                         from the request's due time, a late response delays the next send but
                         never skips it (0: off; the relay only, not --direct)
+  --status-target T     what the probe asks for (/status; e.g. /status?streams=false)
   --redis-pid PID       report redis-server's CPU too)");
 }
 
@@ -279,6 +281,7 @@ Options parseOptions(int argc, char** argv, int first)
         {"--relay-pid", [](Options& o, const std::string& v) { o.relayPid = std::stoi(v); }},
         {"--redis-pid", [](Options& o, const std::string& v) { o.redisPid = std::stoi(v); }},
         {"--status-rate", [](Options& o, const std::string& v) { o.statusRate = std::max(0.0, std::stod(v)); }},
+        {"--status-target", [](Options& o, const std::string& v) { o.statusTarget = v; }},
         {"--key", [](Options& o, const std::string& v) { o.key = v; }},
         {"--topic", [](Options& o, const std::string& v) { o.topic = v; }},
         {"--count", [](Options& o, const std::string& v) { o.count = std::stoull(v); }},
@@ -1122,7 +1125,7 @@ public:
     StatusProbe(const Options& o, std::int64_t startMono, std::int64_t endMono)
         : _o(o), _startMono(startMono), _endMono(endMono), _buf(64 * 1024)
     {
-        _request = "GET /status HTTP/1.1\r\nHost: " + o.host + ":" + std::to_string(o.port) + "\r\n\r\n";
+        _request = "GET " + o.statusTarget + " HTTP/1.1\r\nHost: " + o.host + ":" + std::to_string(o.port) + "\r\n\r\n";
         _thread = std::thread([this] { run(); });
     }
     ~StatusProbe() { stop(); }
@@ -1578,9 +1581,9 @@ int run(Options o)
     if (probe) {
         const StatusProbeResult& r = probe->result();
         const Histogram& h = r.latency;
-        std::printf("status:    GET /status at %g/s on one keep-alive connection: %llu requests, p50 %s  p90 %s  p99 %s  "
+        std::printf("status:    GET %s at %g/s on one keep-alive connection: %llu requests, p50 %s  p90 %s  p99 %s  "
                     "max %s ms, body %.1f KB, %llu error%s, %llu reconnect%s\n",
-                    o.statusRate, static_cast<unsigned long long>(r.requests), ms(h.quantile(0.5)).c_str(),
+                    o.statusTarget.c_str(), o.statusRate, static_cast<unsigned long long>(r.requests), ms(h.quantile(0.5)).c_str(),
                     ms(h.quantile(0.9)).c_str(), ms(h.quantile(0.99)).c_str(), ms(h.max()).c_str(),
                     r.responses > 0 ? static_cast<double>(r.bodyBytes) / static_cast<double>(r.responses) / 1e3 : 0.0,
                     static_cast<unsigned long long>(r.errors), r.errors == 1 ? "" : "s",

@@ -26,7 +26,8 @@
 #   "wrk /status" (wrk -t1 -c1, 10 s) a closed loop that saturates the relay's HTTP thread
 #                (~10k req/s) and competes for the cores with what it measures: how fast /status
 #                can be served under load (a load of its own), not what a poller waits.
-# Environment: WRK=0 runs no wrk; REPEAT=N runs every scenario N times (1).
+# Environment: WRK=0 runs no wrk; REPEAT=N runs every scenario N times (1);
+# STATUS_TARGET=/status?streams=false has the paced probe ask for the summary (default /status).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -48,6 +49,7 @@ done
 wrk_on=${WRK:-1}
 command -v wrk >/dev/null || wrk_on=0
 repeat=${REPEAT:-1}
+status_target=${STATUS_TARGET:-/status}
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/ws_scenarios.XXXXXX")
 redis_pid="" relay_pid="" wrk_pid=""
@@ -171,7 +173,7 @@ scenario_latency() {
     start_relay
     direct run --topics 1 --rate 10000 --warmup 2 --duration 15
     wrk_after 3
-    load run --clients 1 --topics 1 --rate 10000 --warmup 2 --duration 15 --status-rate 100
+    load run --clients 1 --topics 1 --rate 10000 --warmup 2 --duration 15 --status-rate 100 --status-target "$status_target"
     wrk_report
     stop_all
 }
@@ -183,14 +185,14 @@ fanout() {  # fanout CLIENTS RATE: each client its own topic, then all clients o
     direct run --topics "$clients" --rate "$rate" --warmup 2 --duration 15
     wrk_after 3
     load run --clients "$clients" --topics "$clients" --subscribe own --rate "$rate" --warmup 2 --duration 15 \
-        --status-rate 100
+        --status-rate 100 --status-target "$status_target"
     wrk_report
     stop_all
     start_redis
     start_relay
     wrk_after 3
     load run --clients "$clients" --topics 1 --subscribe all --rate "$rate" --warmup 2 --duration 15 \
-        --status-rate 100
+        --status-rate 100 --status-target "$status_target"
     wrk_report
     stop_all
 }
@@ -204,7 +206,7 @@ scenario_stall() {
     # queue, then gets conflated, and is dropped about 30 s after it subscribed.
     start_relay -D ws.queue_bytes=2097152
     load run --clients 100 --topics 1 --subscribe all --rate 1000 --warmup 2 --duration 40 \
-        --stalled 1 --stall-topic 'data.quotes.*' --stall-after 3 --windows --status-rate 100
+        --stalled 1 --stall-topic 'data.quotes.*' --stall-after 3 --windows --status-rate 100 --status-target "$status_target"
     grep -E 'closed|keepalive' "$tmp/relay.log" | sed 's/^/relay log: /' | head -5 || true
     stop_all
 }

@@ -138,6 +138,25 @@ TEST_F(RestEndToEndTest, ReadinessFollowsRedisDownAndBackUp)
     EXPECT_EQ(received(relay->waitForStatus([&](const JsonPtr& o) { return received(o) > before; }, 10s)), before + 1);
 }
 
+TEST_F(RestEndToEndTest, StatusWithoutStreamsCountsThemAndListsNone)
+{
+    relay->waitForStatus([](const JsonPtr& o) { return busState(o) == "connected"; }, 10s);
+    xaddQuote(*redis, 1);
+    const auto full = relay->waitForStatus([](const JsonPtr& o) { return received(o) >= 1; }, 10s);
+    ASSERT_TRUE(full);
+    const auto streams = full->getObject("bus")->getArray("streams");
+    ASSERT_GE(streams->size(), 1u);
+
+    const auto r = relay->get("/status?streams=false");
+    ASSERT_EQ(r.status, 200) << r.body;
+    const auto bus = test::parseJsonObject(r.body)->getObject("bus");
+    EXPECT_FALSE(bus->has("streams")) << r.body;
+    EXPECT_EQ(bus->getValue<std::size_t>("stream_count"), streams->size());
+    EXPECT_EQ(bus->getValue<std::int64_t>("received"), received(full));
+    EXPECT_EQ(bus->getValue<std::string>("state"), "connected");
+    EXPECT_EQ(relay->get("/status?streams=maybe").status, 400);
+}
+
 TEST_F(RestEndToEndTest, MetricsAreWellFormedAndCount)
 {
     relay->waitForStatus([](const JsonPtr& o) { return busState(o) == "connected"; }, 10s);

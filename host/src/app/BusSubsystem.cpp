@@ -71,9 +71,9 @@ void BusSubsystem::setStateListener(std::function<void(BusState, const std::stri
     }
 }
 
-BusSnapshot BusSubsystem::snapshot() const
+BusSnapshot BusSubsystem::snapshot(bool withStreams) const
 {
-    return _reader ? _reader->snapshot() : BusSnapshot{};
+    return _reader ? _reader->snapshot(withStreams) : BusSnapshot{};
 }
 
 std::optional<StateHealth> BusSubsystem::stateHealth() const

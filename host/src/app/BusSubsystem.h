@@ -27,7 +27,7 @@ public:
     BusSubsystem();
     const char* name() const override { return "bus"; }
 
-    BusSnapshot snapshot() const;
+    BusSnapshot snapshot(bool withStreams = true) const;
     bool stateEnabled() const { return _state != nullptr; }
     /// nullopt when state.enabled = false.
     std::optional<StateHealth> stateHealth() const;

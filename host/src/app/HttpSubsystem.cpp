@@ -27,6 +27,7 @@ void HttpSubsystem::initialize(Poco::Util::Application& app)
 
     RestSources sources;
     sources.bus = [bus] { return bus->snapshot(); };
+    sources.busSummary = [bus] { return bus->snapshot(false); };
     if (bus->stateEnabled()) {
         sources.state = [bus] { return bus->stateHealth(); };
         sources.cluster = [bus] { return bus->clusterInstances(); };

@@ -78,7 +78,8 @@ struct StreamStatus {
     std::int64_t lastMessageNs = 0;  ///< wall clock of the last entry read
 };
 
-struct BusSnapshot {
+/// The reader's figures without the per-stream list (cheap to copy: GET /status?streams=false).
+struct BusSummary {
     BusState state = BusState::Disconnected;
     std::int64_t sinceNs = 0;            ///< wall clock of the last state change
     std::string redis;                   ///< host:port
@@ -95,6 +96,10 @@ struct BusSnapshot {
     std::uint64_t trimmedEntries = 0;    ///< entries known lost in trim gaps (all streams)
     std::uint64_t resets = 0;
     bool backpressured = false;          ///< the reader is waiting for downstream queues
+    std::size_t streamCount = 0;         ///< streams known (set by the reader, also when `streams` is left out)
+};
+
+struct BusSnapshot : BusSummary {
     std::vector<StreamStatus> streams;
 };
 

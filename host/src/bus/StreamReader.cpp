@@ -979,12 +979,17 @@ void StreamReader::stop()
     _impl->thread.join();
 }
 
-BusSnapshot StreamReader::snapshot() const
+BusSnapshot StreamReader::snapshot(bool withStreams) const
 {
     BusSnapshot s;
     {
         std::lock_guard lock(_impl->pubMutex);
-        s = _impl->pub;
+        if (withStreams) {
+            s = _impl->pub;
+        } else {
+            static_cast<BusSummary&>(s) = _impl->pub;
+        }
+        s.streamCount = _impl->pub.streams.size();
     }
     const std::int64_t now = monoNowNs();
     const std::int64_t batch = _impl->batchStartMono.load(std::memory_order_relaxed);

@@ -53,7 +53,9 @@ public:
     /// Stops reading and joins the thread; returns within about readTimeoutMs at worst.
     void stop();
 
-    BusSnapshot snapshot() const;
+    /// withStreams = false leaves `streams` empty (streamCount still says how many): the copy
+    /// then takes no allocation under the publication mutex, however many streams there are.
+    BusSnapshot snapshot(bool withStreams = true) const;
     /// Last delivered position of every known stream (for checkpoints).
     std::map<std::string, StreamPosition> positions() const;
     /// Call before start(): every message goes through route instead of the Router directly,

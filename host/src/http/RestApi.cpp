@@ -82,7 +82,11 @@ RestResponse RestApi::handle(const RestRequest& request) const
     const bool get = method == "GET";
 
     if (path == "/status") {
-        return get ? status() : methodNotAllowed(method, path, "GET");
+        if (!get) {
+            return methodNotAllowed(method, path, "GET");
+        }
+        const std::size_t q = request.target.find('?');
+        return status(q == std::string_view::npos ? std::string_view() : request.target.substr(q + 1));
     }
     if (path == "/status/cluster") {
         return get ? cluster() : methodNotAllowed(method, path, "GET");
@@ -184,18 +188,47 @@ RestResponse RestApi::plugins(const RestRequest& request, std::string_view path)
     return snap ? json(200, renderPlugin(*snap)) : notFound();
 }
 
-RestResponse RestApi::status() const
+RestResponse RestApi::status(std::string_view query) const
 {
-    const BusSnapshot bus = _sources.bus();
+    // ?streams=false: everything but the per-stream list (bus.stream_count still counts them),
+    // for monitors that poll often while the relay follows hundreds of streams.
+    bool withStreams = true;
+    query = query.substr(0, query.find('#'));
+    while (!query.empty()) {
+        const std::size_t amp = query.find('&');
+        const std::string_view param = query.substr(0, amp);
+        query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+        if (!param.starts_with("streams=")) {
+            continue;  // other parameters are not ours (cache busters and the like)
+        }
+        const std::string_view value = param.substr(8);
+        if (value == "false" || value == "0") {
+            withStreams = false;
+        } else if (value == "true" || value == "1") {
+            withStreams = true;
+        } else {
+            return json(400, renderError("bad_request", "streams must be true or false, not '" + std::string(value) + "'"));
+        }
+    }
+    BusSnapshot bus;
+    if (withStreams || !_sources.busSummary) {
+        bus = _sources.bus();
+    } else {
+        bus = _sources.busSummary();
+    }
+    if (!withStreams && !bus.streams.empty()) {
+        bus.streamCount = bus.streams.size();
+        bus.streams.clear();
+    }
     std::optional<WsSnapshot> ws;
     if (_sources.websocket) {
         ws = _sources.websocket();
     }
     if (_sources.plugins == nullptr) {
-        return json(200, renderStatus(_service, bus, stateHealth(), now(), {}, {}, ws));
+        return json(200, renderStatus(_service, bus, stateHealth(), now(), {}, {}, ws, withStreams));
     }
     return json(200, renderStatus(_service, bus, stateHealth(), now(), _sources.plugins->snapshot(),
-                                  _sources.plugins->refusals(), ws));
+                                  _sources.plugins->refusals(), ws, withStreams));
 }
 
 RestResponse RestApi::ready() const

@@ -53,6 +53,9 @@ struct RestResponse {
 
 struct RestSources {
     std::function<BusSnapshot()> bus;                       ///< required
+    /// bus() without the per-stream list, for GET /status?streams=false; empty: bus() is used
+    /// and its list dropped.
+    std::function<BusSnapshot()> busSummary;
     std::function<std::optional<StateHealth>()> state;      ///< empty or nullopt: state.enabled = false
     /// Every live registry entry; throws on a Redis error. Empty: state.enabled = false.
     std::function<std::vector<std::map<std::string, std::string>>()> cluster;
@@ -73,7 +76,7 @@ public:
     const ServiceInfo& service() const { return _service; }
 
 private:
-    RestResponse status() const;
+    RestResponse status(std::string_view query) const;
     RestResponse cluster() const;
     RestResponse ready() const;
     RestResponse metrics() const;

@@ -38,11 +38,38 @@ void writeRefusal(JsonWriter& w, const PluginRefusal& r)
     w.endObject();
 }
 
+void writeStreams(JsonWriter& w, const std::vector<StreamStatus>& streams)
+{
+    w.key("streams").beginArray();
+    char idBuf[48];
+    for (const auto& s : streams) {
+        w.beginObject();
+        w.field("key", s.key);
+        if (s.lastId.isZero()) {
+            w.key("last_id").null();
+        } else {
+            w.field("last_id", s.lastId.format(idBuf));
+        }
+        if (s.lag < 0) {
+            w.key("lag").null();
+        } else {
+            w.field("lag", s.lag);
+        }
+        w.field("received", s.received);
+        w.field("trim_gaps", s.trimGaps);
+        w.field("trimmed_entries", s.trimmedEntries);
+        w.field("resets", s.resets);
+        w.endObject();
+    }
+    w.endArray();
+}
+
 }  // namespace
 
 std::string renderStatus(const ServiceInfo& service, const BusSnapshot& bus, const std::optional<StateHealth>& state,
                          std::int64_t nowWallNs, const std::vector<PluginSnapshot>& plugins,
-                         const std::vector<PluginRefusal>& refused, const std::optional<WsSnapshot>& websocket)
+                         const std::vector<PluginRefusal>& refused, const std::optional<WsSnapshot>& websocket,
+                         bool withStreams)
 {
     std::string out;
     out.reserve(1024 + bus.streams.size() * 160);
@@ -71,28 +98,10 @@ std::string renderStatus(const ServiceInfo& service, const BusSnapshot& bus, con
     w.field("resets", bus.resets);
     w.field("heartbeats", bus.heartbeats);
     w.field("backpressured", bus.backpressured);
-    w.key("streams").beginArray();
-    char idBuf[48];
-    for (const auto& s : bus.streams) {
-        w.beginObject();
-        w.field("key", s.key);
-        if (s.lastId.isZero()) {
-            w.key("last_id").null();
-        } else {
-            w.field("last_id", s.lastId.format(idBuf));
-        }
-        if (s.lag < 0) {
-            w.key("lag").null();
-        } else {
-            w.field("lag", s.lag);
-        }
-        w.field("received", s.received);
-        w.field("trim_gaps", s.trimGaps);
-        w.field("trimmed_entries", s.trimmedEntries);
-        w.field("resets", s.resets);
-        w.endObject();
+    w.field("stream_count", withStreams ? bus.streams.size() : bus.streamCount);
+    if (withStreams) {
+        writeStreams(w, bus.streams);
     }
-    w.endArray();
     w.endObject();
 
     w.key("plugins").beginArray();

@@ -26,11 +26,12 @@ struct ServiceInfo {
 };
 
 /// GET /status. state: nullopt when state.enabled = false. plugins: the plugin host's
-/// snapshot, refused: its refusals (listed with state "refused").
+/// snapshot, refused: its refusals (listed with state "refused"). withStreams = false leaves out
+/// bus.streams (bus.stream_count is then bus.streamCount).
 std::string renderStatus(const ServiceInfo& service, const BusSnapshot& bus, const std::optional<StateHealth>& state,
                          std::int64_t nowWallNs, const std::vector<PluginSnapshot>& plugins = {},
                          const std::vector<PluginRefusal>& refused = {},
-                         const std::optional<WsSnapshot>& websocket = std::nullopt);
+                         const std::optional<WsSnapshot>& websocket = std::nullopt, bool withStreams = true);
 
 /// GET /plugins body: {"plugins":[{"name","version","state",...}, ...]}, refused ones last
 /// with state "refused", their path and reason.

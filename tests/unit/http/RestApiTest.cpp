@@ -86,6 +86,57 @@ TEST(RestApiTest, StatusAndLiveAnswerWithJson)
     EXPECT_EQ(r.status, 200);
 }
 
+TEST(RestApiTest, StatusWithoutStreamsKeepsTheCountAndUsesTheCheapSnapshot)
+{
+    Fixture f;
+    for (int i = 0; i < 3; ++i) {
+        StreamStatus st;
+        st.key = "trader-TRADER-001:stream:data.quotes.S" + std::to_string(i);
+        f.bus.streams.push_back(st);
+    }
+    RestApi api = f.api();
+    auto full = parse(call(api, "GET", "/status").body)->getObject("bus");
+    EXPECT_EQ(full->getArray("streams")->size(), 3u);
+    EXPECT_EQ(full->getValue<int>("stream_count"), 3);
+
+    // Without a summary source: the full snapshot, its list dropped, the count kept.
+    for (const char* target : {"/status?streams=false", "/status?pretty=1&streams=0", "/status?streams=false#x"}) {
+        const RestResponse r = call(api, "GET", target);
+        ASSERT_EQ(r.status, 200) << target;
+        const auto bus = parse(r.body)->getObject("bus");
+        EXPECT_FALSE(bus->has("streams")) << target << " " << r.body;
+        EXPECT_EQ(bus->getValue<int>("stream_count"), 3) << target;
+    }
+    EXPECT_TRUE(parse(call(api, "GET", "/status?streams=true").body)->getObject("bus")->has("streams"));
+
+    const RestResponse bad = call(api, "GET", "/status?streams=no");
+    EXPECT_EQ(bad.status, 400);
+    EXPECT_EQ(parse(bad.body)->getValue<std::string>("error"), "bad_request");
+    EXPECT_NE(bad.body.find("streams must be true or false"), std::string::npos) << bad.body;
+
+    // With one, ?streams=false asks it and not bus(): the relay's reader then copies no list.
+    RestSources s;
+    int fullCalls = 0;
+    int summaryCalls = 0;
+    s.bus = [&] {
+        ++fullCalls;
+        return f.bus;
+    };
+    s.busSummary = [&] {
+        ++summaryCalls;
+        BusSnapshot b;
+        b.state = BusState::Connected;
+        b.streamCount = 42;
+        return b;
+    };
+    const RestApi withSummary(ServiceInfo{"host-a:8080", kNow}, std::move(s), HealthOptions{}, {});
+    const auto bus = parse(call(withSummary, "GET", "/status?streams=false").body)->getObject("bus");
+    EXPECT_EQ(bus->getValue<int>("stream_count"), 42);
+    EXPECT_EQ(bus->getValue<std::string>("state"), "connected");
+    EXPECT_EQ(summaryCalls, 1);
+    EXPECT_EQ(fullCalls, 0);
+}
+
 TEST(RestApiTest, ReadyIs503WithTheFailingCheck)
 {
     Fixture f;
