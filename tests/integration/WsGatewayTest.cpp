@@ -1,8 +1,13 @@
 // The WebSocket gateway through the real binary: a real redis-server, Poco's WebSocket client
 // over loopback. Subscriptions, the message frame, heartbeats, errors that keep the connection,
 // status in /status and /metrics.
+#include <atomic>
 #include <chrono>
+#include <csignal>
+#include <memory>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -47,6 +52,43 @@ std::string xaddOrder(const RedisServer& redis, int n)
                           R"({"type":"OrderFilled","client_order_id":"O-)" + std::to_string(n) + R"(","seq":)" +
                               std::to_string(n) + "}",
                           "encoding", "Json"});
+}
+
+/// XADDs quotes in scripts of 200 (one XREAD reply each, as a busy node produces) until stopped.
+class QuoteFlood {
+public:
+    explicit QuoteFlood(const RedisServer& redis)
+        : _thread([this, &redis] {
+              while (!_stop.load()) {
+                  redis.command({"EVAL",
+                                 "for i = 1, 200 do redis.call('XADD', KEYS[1], '*', 'topic', "
+                                 "'data.quotes.BINANCE.BTCUSDT', 'type', 'QuoteTick', 'payload', "
+                                 "'{\"type\":\"QuoteTick\",\"seq\":' .. i .. '}', 'encoding', 'Json') end",
+                                 "1", kQuoteKey});
+                  ++_scripts;
+              }
+          })
+    {
+    }
+    ~QuoteFlood() { stop(); }
+    void stop()
+    {
+        _stop = true;
+        if (_thread.joinable()) {
+            _thread.join();
+        }
+    }
+    int scripts() const { return _scripts.load(); }
+
+private:
+    std::atomic<bool> _stop{false};
+    std::atomic<int> _scripts{0};
+    std::thread _thread;
+};
+
+bool sanitizerReported(const std::string& err)
+{
+    return err.find("Sanitizer") != std::string::npos || err.find("runtime error") != std::string::npos;
 }
 
 TEST(WsGatewayTest, SubscriptionsFilterByTopicPatternAndTypeAndCarryThePayloadAsJson)
@@ -243,6 +285,74 @@ TEST(WsGatewayTest, BadClientFramesGetErrorFramesAndTheConnectionStaysOpen)
     const std::string metrics = relay.get("/metrics").body;
     EXPECT_NE(metrics.find("nautilus_relay_ws_clients 1"), std::string::npos) << metrics;
     EXPECT_NE(metrics.find("nautilus_relay_ws_client_errors_total"), std::string::npos);
+}
+
+// Few clients are written to from the routing thread itself; one that vanishes meanwhile is
+// closed by its loop while a send may be in flight (the frames it points into must outlive it).
+TEST(WsGatewayTest, ClientsVanishingDuringAFloodLeaveTheOthersServed)
+{
+    RedisServer redis;
+    RelayProcess relay(RelayProcess::defaults(redis));
+    ASSERT_TRUE(relay.waitUntilConnected()) << relay.process().stderrText();
+    WsClient steady(relay.httpPort());
+    ASSERT_TRUE(steady.subscribe(R"(["data.quotes.*","events.order.*"])"));
+
+    QuoteFlood flood(redis);
+    for (int round = 0; round < 20; ++round) {
+        std::vector<std::unique_ptr<WsClient>> brief;
+        for (int i = 0; i < 3; ++i) {
+            brief.push_back(std::make_unique<WsClient>(relay.httpPort()));
+            ASSERT_TRUE(brief.back()->subscribe(R"(["data.quotes.*"])")) << "round " << round;
+        }
+        for (auto& c : brief) {
+            ASSERT_TRUE(c->waitForOp("message")) << "round " << round;
+        }
+        brief.clear();  // gone without a close frame, unread bytes and all
+    }
+    flood.stop();
+    ASSERT_GT(flood.scripts(), 0);
+
+    // The steady client (it read nothing meanwhile) still gets what comes next.
+    const std::string orderId = xaddOrder(redis, 1);
+    bool got = false;
+    for (auto deadline = std::chrono::steady_clock::now() + 10s; !got && std::chrono::steady_clock::now() < deadline;) {
+        const JsonPtr m = steady.receiveJson(5s);
+        ASSERT_TRUE(m) << "the steady client stopped receiving";
+        got = m->optValue<std::string>("op", "") == "message" && m->optValue<std::string>("id", "") == orderId;
+    }
+    EXPECT_TRUE(got);
+    const JsonPtr s = relay.waitForStatus(
+        [](const JsonPtr& o) { return o->getObject("websocket")->getValue<int>("clients") == 1; }, 10s);
+    ASSERT_TRUE(s) << "the vanished clients were not all removed";
+    EXPECT_TRUE(relay.process().running());
+    EXPECT_FALSE(sanitizerReported(relay.process().stderrText())) << relay.process().stderrText();
+}
+
+TEST(WsGatewayTest, SigtermDuringAFloodToClientsStopsCleanly)
+{
+    RedisServer redis;
+    RelayProcess relay(RelayProcess::defaults(redis));
+    ASSERT_TRUE(relay.waitUntilConnected()) << relay.process().stderrText();
+    // Two clients (written to from the routing thread) and then ten (through the loops).
+    std::vector<std::unique_ptr<WsClient>> clients;
+    for (int i = 0; i < 12; ++i) {
+        clients.push_back(std::make_unique<WsClient>(relay.httpPort()));
+        ASSERT_TRUE(clients.back()->subscribe(R"(["data.quotes.*"])"));
+    }
+    QuoteFlood flood(redis);
+    ASSERT_TRUE(clients.front()->waitForOp("message"));
+    std::this_thread::sleep_for(300ms);
+
+    const auto t0 = std::chrono::steady_clock::now();
+    relay.process().signal(SIGTERM);
+    const auto status = relay.process().wait(10s);
+    const auto elapsed = std::chrono::steady_clock::now() - t0;
+    flood.stop();
+    ASSERT_TRUE(status) << "still running 10 s after SIGTERM\n" << relay.process().stderrText();
+    EXPECT_TRUE(status->exited) << status->describe();
+    EXPECT_EQ(status->code, 0) << relay.process().stderrText();
+    EXPECT_LT(elapsed, 5s);
+    EXPECT_FALSE(sanitizerReported(relay.process().stderrText())) << relay.process().stderrText();
 }
 
 }  // namespace

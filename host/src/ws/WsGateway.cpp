@@ -280,6 +280,8 @@ struct Loop {
     void handleUnsubscribe(Client& c, const ws::ClientRequest& req);
     void protocolClose(Client& c, std::uint16_t code, std::string_view reason, const char* counterReason);
     void closeNow(Client& c);
+    /// A close frame written at once (shutdown, keepalive timeout), then the client is closed.
+    void sayGoodbye(Client& c, std::string_view reason);
     void housekeeping(std::int64_t now);
     void updateInterest(Client& c, bool wantWrite);
 
@@ -822,8 +824,7 @@ void Loop::run()
     // Stopping: tell every client, best effort, and close.
     for (auto& [fd, c] : clients) {
         if (!c->dead) {
-            const std::string bye = makeCloseFrame(close_code::kGoingAway, "server shutting down");
-            [[maybe_unused]] const auto w = ::send(fd, bye.data(), bye.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+            sayGoodbye(*c, "server shutting down");
             closeNow(*c);
         }
     }
@@ -842,7 +843,16 @@ Client::Drain Client::drain(std::vector<FramePtr>& written, bool stopAtClose, in
         bool& writing;
         ~EndWrite() { writing = false; }
     } endWrite{writing};
+    const auto closedMeanwhile = [this] {
+        queue.clear();  // what closeNow() left for the write in flight, now done
+        queuedBytes = 0;
+        scheduled = false;
+        return Drain::Empty;
+    };
     for (;;) {
+        if (closed) {
+            return closedMeanwhile();
+        }
         while (!queue.empty() && !queue.front()) {
             queue.pop_front();
             ++popped;
@@ -908,6 +918,9 @@ Client::Drain Client::drain(std::vector<FramePtr>& written, bool stopAtClose, in
         const int err = errno;
         lock.lock();
         pinned = 0;
+        if (closed) {
+            return closedMeanwhile();
+        }
         if (n < 0) {
             if (err == EAGAIN || err == EWOULDBLOCK) {
                 return Drain::Full;
@@ -1292,6 +1305,19 @@ void Loop::protocolClose(Client& c, std::uint16_t code, std::string_view reason,
     c.rbuf.clear();
 }
 
+void Loop::sayGoodbye(Client& c, std::string_view reason)
+{
+    // Straight to the socket, best effort, and only between two frames: never into a frame half
+    // written, nor while the routing thread writes (held under m, so none starts meanwhile; the
+    // client is closed before m is released, so none starts after).
+    std::lock_guard lock(c.m);
+    if (!c.closed && !c.writing && c.headOffset == 0) {
+        const std::string bye = makeCloseFrame(close_code::kGoingAway, reason);
+        [[maybe_unused]] const auto w = ::send(c.fd, bye.data(), bye.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    }
+    c.closed = true;
+}
+
 void Loop::closeNow(Client& c)
 {
     if (c.dead) {
@@ -1301,7 +1327,13 @@ void Loop::closeNow(Client& c)
     {
         std::lock_guard lock(c.m);
         c.closed = true;
-        c.queue.clear();
+        if (c.writing) {
+            // The routing thread is sending from the frames at the front: they stay until it
+            // is back (it then finds the client closed and drops the rest).
+            c.queue.erase(c.queue.begin() + static_cast<std::ptrdiff_t>(std::min(c.pinned, c.queue.size())), c.queue.end());
+        } else {
+            c.queue.clear();
+        }
         c.queuedBytes = 0;
         c.liveBuffer.clear();
         c.latest.clear();
@@ -1346,8 +1378,7 @@ void Loop::housekeeping(std::int64_t now)
                              quiet / kMsNs);
                 gw.countDropped("keepalive");
                 // Best effort: a dead peer will not read it, a live but mute one learns why.
-                const std::string bye = makeCloseFrame(close_code::kGoingAway, "keepalive timeout: no pong");
-                [[maybe_unused]] const auto w = ::send(c.fd, bye.data(), bye.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+                sayGoodbye(c, "keepalive timeout: no pong");
                 closeNow(c);
             } else if (quiet > interval && !c.pingOutstanding) {
                 c.pingOutstanding = true;
