@@ -193,13 +193,16 @@ struct Client final : Subscriber, std::enable_shared_from_this<Client> {
         Failed,        ///< the send failed with `error`
         CloseWritten,  ///< our close frame is out; nothing more is written
         Busy,          ///< another thread is writing the queue and goes on until it is done
-        AtClose,       ///< stopAtClose: the next frame is a close frame, left for the loop
+        AtClose,       ///< direct: the next frame is a close frame, left for the loop
+        More,          ///< direct: what was queued at the start is written; the rest is the loop's
     };
     /// Writes the queue out, on whichever thread has it scheduled: the client's loop, or the
     /// routing thread for a batch that reaches few clients (no loop wake-up on that path).
     /// One writer at a time (`writing`); frames written are moved to `written` so the caller
-    /// frees them outside the lock.
-    Drain drain(std::vector<FramePtr>& written, bool stopAtClose, int& error);
+    /// frees them outside the lock. direct (the routing thread): stops before a close frame and
+    /// after the bytes queued when it started, so a queue refilled meanwhile (a replay) never
+    /// holds the bus reader. error: the first send error this client had.
+    Drain drain(std::vector<FramePtr>& written, bool direct, int& error);
 
     WsGateway::Impl& gw;
     Loop& loop;
@@ -238,6 +241,7 @@ struct Client final : Subscriber, std::enable_shared_from_this<Client> {
     std::uint64_t popped = 0;      ///< absolute index of queue.front()
     bool scheduled = false;        ///< in the loop's ready list, or waiting for EPOLLOUT
     bool writing = false;          ///< a thread is in drain() (it unlocks m around each send)
+    int sendError = 0;             ///< the first failed send's errno
     bool closing = false;          ///< a close frame is queued: nothing else is added
     std::int64_t closingSinceMono = 0;
     bool closed = false;
@@ -831,7 +835,7 @@ void Loop::run()
     clients.clear();
 }
 
-Client::Drain Client::drain(std::vector<FramePtr>& written, bool stopAtClose, int& error)
+Client::Drain Client::drain(std::vector<FramePtr>& written, bool direct, int& error)
 {
     std::unique_lock lock(m);
     if (writing) {
@@ -843,6 +847,7 @@ Client::Drain Client::drain(std::vector<FramePtr>& written, bool stopAtClose, in
         bool& writing;
         ~EndWrite() { writing = false; }
     } endWrite{writing};
+    std::size_t budget = direct ? static_cast<std::size_t>(queuedBytes) : SIZE_MAX;
     const auto closedMeanwhile = [this] {
         queue.clear();  // what closeNow() left for the write in flight, now done
         queuedBytes = 0;
@@ -860,6 +865,9 @@ Client::Drain Client::drain(std::vector<FramePtr>& written, bool stopAtClose, in
         if (queue.empty()) {
             scheduled = false;
             return Drain::Empty;
+        }
+        if (budget == 0) {
+            return Drain::More;
         }
         if (conflatedPending > 0) {
             // The client is told how many market-data messages it missed, on the next message
@@ -888,7 +896,7 @@ Client::Drain Client::drain(std::vector<FramePtr>& written, bool stopAtClose, in
         std::size_t entries = 0;
         for (std::size_t i = 0; i < queue.size() && count < kMaxIov && bytes < kMaxWriteBytes; ++i) {
             const FramePtr& f = queue[i];
-            if (f && f->isClose && stopAtClose) {
+            if (f && f->isClose && direct) {
                 break;
             }
             ++entries;
@@ -925,11 +933,15 @@ Client::Drain Client::drain(std::vector<FramePtr>& written, bool stopAtClose, in
             if (err == EAGAIN || err == EWOULDBLOCK) {
                 return Drain::Full;
             }
-            error = err;
+            if (sendError == 0) {
+                sendError = err;  // the loop's retry would only see EPIPE
+            }
+            error = sendError;
             return Drain::Failed;
         }
         gw.sentBytes.fetch_add(static_cast<std::uint64_t>(n), std::memory_order_relaxed);
         gw.mSentBytes.inc(static_cast<std::uint64_t>(n));
+        budget -= std::min(budget, static_cast<std::size_t>(n));
         std::size_t left = static_cast<std::size_t>(n);
         bool closeWritten = false;
         std::uint64_t frames = 0;
@@ -1007,6 +1019,7 @@ void Loop::flush(Client& c)
         break;
     case Client::Drain::Busy:     // the routing thread is writing; it hands the client back if needed
     case Client::Drain::AtClose:  // not asked of the loop
+    case Client::Drain::More:
         break;
     }
 }
@@ -2122,12 +2135,14 @@ void WsGateway::Impl::writeRouted() noexcept
             log->error("ws client {} ({}): cannot write to it from the routing thread: {}", c->id, c->peer, e.what());
             directWritten.clear();
         }
-        // The socket is full, the send failed or a close frame is next: the loop takes over
-        // (it waits for EPOLLOUT, closes, or writes the close).
+        // The socket is full, the send failed, a close frame is next or more was queued
+        // meanwhile: the loop takes over (it waits for EPOLLOUT, closes, or writes on).
         try {
             c->loop.ready(c);
         } catch (const std::exception& e) {
             log->error("ws client {} ({}): cannot hand it to its loop: {}", c->id, c->peer, e.what());
+            std::lock_guard lock(c->m);
+            c->scheduled = false;  // listed nowhere: the next message schedules it again
         }
     }
     routed.clear();
