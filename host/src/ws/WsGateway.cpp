@@ -842,7 +842,8 @@ Client::Drain Client::drain(std::vector<FramePtr>& written, bool direct, int& er
         return Drain::Busy;  // the other writer goes on until the queue is empty or the socket full
     }
     writing = true;
-    // Every return (and a throw) ends the write with m held: the guard goes before the lock.
+    // Every return (and a throw) ends the write while m is still held: the guard is declared
+    // after the lock, so it is destroyed first.
     struct EndWrite {
         bool& writing;
         ~EndWrite() { writing = false; }
