@@ -30,7 +30,7 @@ cmake --build "$build_tsan" -j "$jobs" --target unit_router unit_plugin integrat
 
 echo "== tests (TSan)"
 export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
-(cd "$build_tsan" && ctest --output-on-failure -j "$jobs" --timeout 300 -R "^(RouterTest|QueuedSubscriberTest|Bus|State|PluginHost|PluginIsolation|AppReload|Ws)")
+(cd "$build_tsan" && ctest --output-on-failure -j "$jobs" --timeout 300 -R "^(RouterTest|QueuedSubscriberTest|Bus|State|PluginHost|PluginIsolation|OrderAudit|FakeHost|AppReload|Ws)")
 
 echo "== Debian packages (packaging/test-deb)"
 if [ "$(id -u)" -eq 0 ]; then

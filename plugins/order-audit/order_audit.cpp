@@ -327,6 +327,7 @@ private:
             }
             const std::int64_t now = nowNs();
             if (_dirty && _fd >= 0 && now - _lastSyncNs >= _fsyncIntervalNs && ::fsync(_fd) == 0) {
+                host().counterAdd("fsyncs");
                 _dirty = false;
                 _lastSyncNs = now;
             }
@@ -380,6 +381,7 @@ private:
         if (::fsync(_fd) != 0) {
             return fail(errnoText("cannot fsync", _path, errno));
         }
+        host().counterAdd("fsyncs");
         _dirty = false;
         return NR_OK;
     }

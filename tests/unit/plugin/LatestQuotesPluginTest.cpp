@@ -71,7 +71,7 @@ TEST(LatestQuotesPluginTest, ConflatesManyQuotesIntoTheLatestPerInstrument)
         updates += std::stoull(p.payload.substr(at + 10));
     }
     EXPECT_EQ(updates, 1001u);
-    const std::string& last = host.published().back().payload;
+    const std::string last = host.published().back().payload;
     EXPECT_EQ(last.rfind(R"({"quotes":{"BTCUSDT.BINANCE":{"instrument_id":"BTCUSDT.BINANCE","bid_price":"1000"}},)"
                          R"("trades":{"ETHUSDT.BINANCE":{"instrument_id":"ETHUSDT.BINANCE","price":"3000.5"}},"updates":)",
                          0),

@@ -13,9 +13,11 @@
 #include "PluginTestSupport.h"
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -94,6 +96,38 @@ TEST_F(OrderAuditPluginTest, WritesOneLinePerOrderEventWithItsFields)
         << lines[1];
     EXPECT_NE(lines[1].find(R"("payload":{"position_id":"P-1"}})"), std::string::npos) << lines[1];
     EXPECT_EQ(host.counters().at("written"), 2u);
+}
+
+TEST_F(OrderAuditPluginTest, BatchModeSyncsTheLastLinesWhenEventsStop)
+{
+    FakeHost host({{"file", file}, {"fsync", "batch"}, {"fsync_interval_ms", "200"}});
+    ASSERT_EQ(host.init(orderAudit()), NR_OK) << host.lastError();
+    const auto fsyncs = [&] {
+        const auto c = host.counters();
+        const auto it = c.find("fsyncs");
+        return it == c.end() ? std::uint64_t{0} : it->second;
+    };
+    // Two events back to back: the second falls within the interval and waits for its fsync
+    // (unless the machine stalled between them for the whole interval: then try again).
+    std::uint64_t pending = 0;
+    for (int attempt = 0; attempt < 5 && pending == 0; ++attempt) {
+        ASSERT_EQ(host.deliver(order(std::to_string(attempt) + "-0")), NR_OK);
+        const std::uint64_t afterFirst = fsyncs();
+        ASSERT_EQ(host.deliver(order(std::to_string(attempt) + "-1")), NR_OK);
+        if (fsyncs() == afterFirst) {
+            pending = afterFirst;
+        } else {
+            std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        }
+    }
+    ASSERT_GT(pending, 0u) << "no write was left waiting for its fsync in 5 attempts";
+    // No more events: the background thread syncs it within about one interval.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+    while (fsyncs() == pending && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    EXPECT_EQ(fsyncs(), pending + 1);
+    host.shutdown();
 }
 
 TEST_F(OrderAuditPluginTest, IgnoresTopicsItDoesNotSubscribeTo)

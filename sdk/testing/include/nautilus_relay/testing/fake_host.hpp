@@ -14,14 +14,17 @@
 //     EXPECT_EQ(host.published().size(), 0u);
 //     host.shutdown();
 //
-// Single-threaded: init, handlers and shutdown run on the calling thread. Unlike the relay, it
-// checks less (no queue, no deadlines, no JSON validation of publish payloads) and records more.
+// init, handlers and shutdown run on the calling thread. What the plugin reports (log, publish,
+// counters, gauges, set_error) may come from its own threads too, as the relay allows: those are
+// recorded under a lock, and the accessors return copies. Unlike the relay, it checks less (no
+// queue, no deadlines, no JSON validation of publish payloads) and records more.
 #ifndef NAUTILUS_RELAY_TESTING_FAKE_HOST_HPP
 #define NAUTILUS_RELAY_TESTING_FAKE_HOST_HPP
 
 #include <cstdint>
 #include <initializer_list>
 #include <map>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -186,15 +189,21 @@ public:
     nr_plugin* self() { return reinterpret_cast<nr_plugin*>(this); }
 
     const std::vector<FakeSubscription>& subscriptions() const { return _subscriptions; }
-    const std::vector<Published>& published() const { return _published; }
-    const std::vector<LogLine>& logs() const { return _logs; }
-    const std::map<std::string, std::uint64_t>& counters() const { return _counters; }
-    const std::map<std::string, double>& gauges() const { return _gauges; }
-    const std::string& lastError() const { return _lastError; }
+    std::vector<Published> published() const { return locked(_published); }
+    std::vector<LogLine> logs() const { return locked(_logs); }
+    std::map<std::string, std::uint64_t> counters() const { return locked(_counters); }
+    std::map<std::string, double> gauges() const { return locked(_gauges); }
+    std::string lastError() const { return locked(_lastError); }
     std::size_t handlerCalls() const { return _handlerCalls; }
     bool running() const { return _running; }
 
 private:
+    template <typename T>
+    T locked(const T& recorded) const
+    {
+        std::lock_guard<std::mutex> lock(_record);
+        return recorded;
+    }
     static FakeHost* of(nr_plugin* self) { return reinterpret_cast<FakeHost*>(self); }
     static std::string_view sv(nr_str s) { return s.data != nullptr ? std::string_view(s.data, s.size) : std::string_view(); }
     static nr_str view(const nr_message* m, std::string FakeMessage::*field)
@@ -209,6 +218,7 @@ private:
     static void log(nr_plugin* self, nr_log_level level, nr_str text)
     {
         if (self != nullptr) {
+            std::lock_guard<std::mutex> lock(of(self)->_record);
             of(self)->_logs.push_back(LogLine{level, std::string(sv(text))});
         }
     }
@@ -258,6 +268,7 @@ private:
             t.find_first_of("*?") != std::string_view::npos) {
             return NR_ERR_INVALID_ARGUMENT;
         }
+        std::lock_guard<std::mutex> lock(h._record);
         h._published.push_back(Published{std::string(t), std::string(sv(type)), std::string(sv(payload))});
         return NR_OK;
     }
@@ -279,6 +290,7 @@ private:
         if (self == nullptr || name.size == 0) {
             return NR_ERR_INVALID_ARGUMENT;
         }
+        std::lock_guard<std::mutex> lock(of(self)->_record);
         of(self)->_counters[std::string(sv(name))] += delta;
         return NR_OK;
     }
@@ -287,12 +299,14 @@ private:
         if (self == nullptr || name.size == 0) {
             return NR_ERR_INVALID_ARGUMENT;
         }
+        std::lock_guard<std::mutex> lock(of(self)->_record);
         of(self)->_gauges[std::string(sv(name))] = value;
         return NR_OK;
     }
     static void setError(nr_plugin* self, nr_str text)
     {
         if (self != nullptr) {
+            std::lock_guard<std::mutex> lock(of(self)->_record);
             of(self)->_lastError.assign(sv(text));
         }
     }
@@ -305,6 +319,7 @@ private:
     bool _inInit = false;
     bool _running = false;
     std::vector<FakeSubscription> _subscriptions;
+    mutable std::mutex _record;  // guards what the plugin reports, from any of its threads
     std::vector<Published> _published;
     std::vector<LogLine> _logs;
     std::map<std::string, std::uint64_t> _counters;
