@@ -54,17 +54,24 @@ std::string xaddOrder(const RedisServer& redis, int n)
                           "encoding", "Json"});
 }
 
+/// n quotes (seq 1..n) in one script: the reader's blocked XREAD returns them together.
+void xaddQuotesAtOnce(const RedisServer& redis, int n)
+{
+    redis.command({"EVAL",
+                   "for i = 1, " + std::to_string(n) +
+                       " do redis.call('XADD', KEYS[1], '*', 'topic', 'data.quotes.BINANCE.BTCUSDT', "
+                       "'type', 'QuoteTick', 'payload', '{\"type\":\"QuoteTick\",\"seq\":' .. i .. '}', "
+                       "'encoding', 'Json') end",
+                   "1", kQuoteKey});
+}
+
 /// XADDs quotes in scripts of 200 (one XREAD reply each, as a busy node produces) until stopped.
 class QuoteFlood {
 public:
     explicit QuoteFlood(const RedisServer& redis)
         : _thread([this, &redis] {
               while (!_stop.load()) {
-                  redis.command({"EVAL",
-                                 "for i = 1, 200 do redis.call('XADD', KEYS[1], '*', 'topic', "
-                                 "'data.quotes.BINANCE.BTCUSDT', 'type', 'QuoteTick', 'payload', "
-                                 "'{\"type\":\"QuoteTick\",\"seq\":' .. i .. '}', 'encoding', 'Json') end",
-                                 "1", kQuoteKey});
+                  xaddQuotesAtOnce(redis, 200);
                   ++_scripts;
               }
           })
@@ -167,12 +174,7 @@ TEST(WsGatewayTest, APluginThatBlocksTheReaderDoesNotHoldBackWhatClientsWereAlre
     WsClient c(relay.httpPort());
     ASSERT_TRUE(c.subscribe(R"(["data.quotes.*"])"));
 
-    // One script, so the reader's blocked XREAD returns all three entries together.
-    redis.command({"EVAL",
-                   "for i = 1, 3 do redis.call('XADD', KEYS[1], '*', 'topic', 'data.quotes.BINANCE.BTCUSDT', "
-                   "'type', 'QuoteTick', 'payload', '{\"type\":\"QuoteTick\",\"seq\":' .. i .. '}', "
-                   "'encoding', 'Json') end",
-                   "1", kQuoteKey});
+    xaddQuotesAtOnce(redis, 3);
     const auto t0 = std::chrono::steady_clock::now();
     for (int seq = 1; seq <= 2; ++seq) {
         const JsonPtr m = c.waitForOp("message", 2s);

@@ -356,6 +356,8 @@ struct WsGateway::Impl {
     void dispatchRouted() noexcept;  ///< `routed` to the loops, one lock and wake-up per loop
     /// `routed` written from the routing thread itself (few clients): no loop wake-up.
     void writeRouted() noexcept;
+    /// A scheduled client that could not be listed anywhere (out of memory): not left marked.
+    static void unscheduleListedNowhere(const std::shared_ptr<Client>& c) noexcept;
     std::vector<FramePtr> directWritten;  // routing thread only: frames writeRouted() frees
 
     FramePtr frameForCurrent()
@@ -2115,10 +2117,24 @@ void WsGateway::Impl::dispatchRouted() noexcept
         }
     } catch (const std::exception& e) {
         log->error("ws: cannot hand clients to their loops: {}", e.what());
+        for (auto& c : routed) {
+            unscheduleListedNowhere(c);
+        }
         routed.clear();
         for (auto& l : routedByLoop) {
+            for (auto& c : l) {
+                unscheduleListedNowhere(c);
+            }
             l.clear();
         }
+    }
+}
+
+void WsGateway::Impl::unscheduleListedNowhere(const std::shared_ptr<Client>& c) noexcept
+{
+    if (c) {  // moved on already when null
+        std::lock_guard lock(c->m);
+        c->scheduled = false;  // the next message schedules it again
     }
 }
 
@@ -2142,8 +2158,7 @@ void WsGateway::Impl::writeRouted() noexcept
             c->loop.ready(c);
         } catch (const std::exception& e) {
             log->error("ws client {} ({}): cannot hand it to its loop: {}", c->id, c->peer, e.what());
-            std::lock_guard lock(c->m);
-            c->scheduled = false;  // listed nowhere: the next message schedules it again
+            unscheduleListedNowhere(c);
         }
     }
     routed.clear();
