@@ -98,6 +98,7 @@ TEST_F(PluginHostTest, HandlerErrorsFailThePluginAfterTheThresholdWhileAnotherKe
     EXPECT_EQ(s.nextRestartInMs, -1);
     EXPECT_EQ(countPrefix(lines("handler-returns-error"), "fail "), 3u);
     // Failed: it stops receiving (only the collector is still subscribed).
+    ASSERT_TRUE(waitSubscriptionCount(1));
     EXPECT_EQ(route("data.quotes.X"), 1u);
     ASSERT_TRUE(waitHandled("good-collector", 11));
     EXPECT_EQ(snap("handler-returns-error").handled, 3u);
@@ -145,6 +146,7 @@ TEST_F(PluginHostTest, SlowHandlerIsReportedPastTheFirstDeadlineAndFailedPastThe
     EXPECT_EQ(s.slowHandlers, 1u);
     EXPECT_EQ(log.count({"slow-handler", "handler running for", "over the 50 ms deadline"}), 1u);
     // Failed: its queue stops growing, the router no longer delivers to it.
+    ASSERT_TRUE(waitSubscriptionCount(0));
     EXPECT_EQ(route("data.quotes.X"), 0u);
 
     // The stuck call returns eventually; a manual restart brings the plugin back.

@@ -154,6 +154,12 @@ protected:
     {
         return waitUntil([&] { return snap(name).state == state; }, timeout);
     }
+    /// A plugin shows "failed" a moment before it leaves the Router's table (markFailed sets the
+    /// state, then unsubscribes): tests that count deliveries after a failure wait for this too.
+    bool waitSubscriptionCount(std::size_t n, std::chrono::milliseconds timeout = std::chrono::seconds(10)) const
+    {
+        return waitUntil([&] { return router.subscriptionCount() == n; }, timeout);
+    }
     bool waitHandled(const std::string& name, std::uint64_t n,
                      std::chrono::milliseconds timeout = std::chrono::seconds(10)) const
     {
