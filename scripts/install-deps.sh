@@ -8,6 +8,7 @@ packages=(
   libpoco-dev                             # ServerApplication, HTTP server, Redis client, JSON
   libspdlog-dev                           # logging
   libmsgpack-cxx-dev                      # MessagePack payloads (header-only)
+  liburing-dev                            # WebSocket loops batch their sends (io_uring)
   libgtest-dev libgmock-dev               # unit and integration tests
   libbenchmark-dev                        # benchmarks
   redis-server                            # tests and the demo start their own private instance

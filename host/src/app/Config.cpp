@@ -70,6 +70,7 @@ const ConfigKeySpec kSchema[] = {
     // --- WebSocket gateway (GET /ws on the http listener; docs/websocket.md)
     {"ws.enabled", T::Bool, "true", "serve WebSocket clients on /ws"},
     {"ws.threads", T::Int, "2", "event-loop threads shared by all WebSocket clients", 1, 64},
+    {"ws.io_uring", T::Bool, "true", "event loops hand the kernel all their clients' sends in one io_uring call (sendmsg per client when false or unavailable)"},
     {"ws.max_clients", T::Int, "10000", "WebSocket clients at once; more upgrades get 503", 1, 1000000},
     {"ws.queue_bytes", T::Int, "8388608", "send queue bound per client in bytes: market data is conflated past it; other events wait in Redis and the client catches up", 65536, std::int64_t{1} << 34},
     {"ws.max_frame_bytes", T::Int, "65536", "largest message a client may send (larger: close 1009)", 128, 16777216},
@@ -501,6 +502,7 @@ RelayConfig buildConfig(const std::map<std::string, std::string>& values, const 
     WsOptions& ws = cfg.ws;
     ws.enabled = v.flag("ws.enabled");
     ws.threads = v.i32("ws.threads");
+    ws.ioUring = v.flag("ws.io_uring");
     ws.maxClients = static_cast<std::size_t>(v.i64("ws.max_clients"));
     ws.queueBytes = static_cast<std::size_t>(v.i64("ws.queue_bytes"));
     ws.maxFrameBytes = static_cast<std::size_t>(v.i64("ws.max_frame_bytes"));

@@ -19,6 +19,8 @@
 #include <thread>
 #include <unordered_map>
 
+#include <liburing.h>
+
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerResponse.h>
@@ -58,6 +60,9 @@ constexpr unsigned kHandOffEvery = 64;
 // thread (nonblocking) instead of waking their loops: one thread hop less on the way to a
 // client (a vCPU wake-up costs 50-100 us here); larger fan-outs go to the loops in parallel.
 constexpr std::size_t kDirectWriteClients = 4;
+// A loop writes to at most this many clients per batch of sends: one io_uring_enter (instead
+// of a sendmsg each: a syscall costs ~1 us on this VM) and one ring of this size per loop.
+constexpr unsigned kBatchSends = 256;
 
 std::string statusJson(const BusSnapshot& s)
 {
@@ -138,6 +143,22 @@ bool anyMatches(const std::vector<Filter>& filters, std::string_view topic, std:
     return false;
 }
 
+/// One sendmsg: what a writer hands the kernel for one client (iov points into queued frames).
+struct PendingSend {
+    iovec iov[kMaxIov];
+    std::size_t count = 0;
+    std::size_t bytes = 0;
+    msghdr mh{};
+    /// Set here, not when prepared: the send may have moved since (a batch's slots are compacted).
+    msghdr& header()
+    {
+        mh = msghdr{};
+        mh.msg_iov = iov;
+        mh.msg_iovlen = count;
+        return mh;
+    }
+};
+
 /// One connected client. The loop thread owns the socket and reads; the routing thread and the
 /// replay workers append to the send queue under `m`; the loop thread writes it out.
 struct Client final : Subscriber, std::enable_shared_from_this<Client> {
@@ -203,6 +224,16 @@ struct Client final : Subscriber, std::enable_shared_from_this<Client> {
     /// after the bytes queued when it started, so a queue refilled meanwhile (a replay) never
     /// holds the bus reader. error: the first send error this client had.
     Drain drain(std::vector<FramePtr>& written, bool direct, int& error);
+    // drain()'s steps, also used by the loop's batched sends (Loop::flushBatch). The caller
+    // holds m and has set `writing`.
+    /// Points `send` at the frames to write next and pins them; an outcome instead when there
+    /// is nothing to send.
+    std::optional<Drain> prepareSendLocked(PendingSend& send, bool direct, std::size_t budget);
+    /// Takes the result of sending `send` (n bytes or -1 with err): frames written move to
+    /// `written`. An outcome, or nullopt when all of it went out and the next round may follow.
+    std::optional<Drain> finishSendLocked(const PendingSend& send, ssize_t n, int err, std::vector<FramePtr>& written,
+                                          std::size_t& budget, int& error);
+    Drain closedMeanwhileLocked();
 
     WsGateway::Impl& gw;
     Loop& loop;
@@ -278,6 +309,15 @@ struct Loop {
     void ready(std::vector<std::shared_ptr<Client>>& batch);
     void onReadable(Client& c);
     void flush(Client& c);
+    /// flush() for many clients: each round prepares one send per client, hands them to the
+    /// kernel together (sendBatch), then takes the results, until every client is done.
+    void flushBatch(const std::vector<std::shared_ptr<Client>>& work);
+    /// What a writer that stopped on `result` leaves to the loop (EPOLLOUT, close, ...).
+    void afterDrain(Client& c, Client::Drain result, int error);
+    void setUpRing();
+    /// Sends every slot: one io_uring submission, or a sendmsg each without a ring.
+    void sendBatch();
+    void dropRing(const char* why, int err);
     void handleFrame(Client& c, const ClientFrame& frame);
     void handleText(Client& c, std::string_view text);
     void handleSubscribe(Client& c, struct ws::ClientRequest& req);
@@ -300,6 +340,16 @@ struct Loop {
     std::vector<std::shared_ptr<Client>> incoming;
     std::unordered_map<int, std::shared_ptr<Client>> clients;  // loop thread only
     std::vector<FramePtr> written;  // loop thread only: frames flush() frees outside the lock
+    struct BatchSlot {
+        Client* client = nullptr;
+        PendingSend send;
+        ssize_t result = 0;
+        int error = 0;
+        bool done = false;
+    };
+    std::vector<BatchSlot> slots;  // loop thread only: flushBatch()'s sends in flight
+    io_uring ring{};
+    bool hasRing = false;
     std::int64_t lastHousekeeping = 0;
 };
 
@@ -717,8 +767,188 @@ Loop::~Loop()
     if (thread.joinable()) {
         thread.join();
     }
+    if (hasRing) {
+        io_uring_queue_exit(&ring);
+    }
     ::close(epfd);
     ::close(evfd);
+}
+
+void Loop::setUpRing()
+{
+    if (!gw.options.ioUring) {
+        if (index == 0) {
+            gw.log->info("ws: the event loops send with one sendmsg per client (ws.io_uring=false)");
+        }
+        return;
+    }
+    // SUBMIT_ALL: one bad entry does not leave the rest unsubmitted. SINGLE_ISSUER and
+    // COOP_TASKRUN: only this thread submits, so the kernel needs no interrupt to complete.
+    io_uring_params params{};
+    params.flags = IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN;
+    int r = io_uring_queue_init_params(kBatchSends, &ring, &params);
+    if (r == -EINVAL) {
+        params = io_uring_params{};
+        params.flags = IORING_SETUP_SUBMIT_ALL;  // a kernel before 6.0
+        r = io_uring_queue_init_params(kBatchSends, &ring, &params);
+    }
+    if (r < 0) {
+        // Seccomp (a container's or the service's filter) or an old kernel: sendmsg works too.
+        if (index == 0) {
+            gw.log->warn("ws: io_uring unavailable ({}): the event loops send with one sendmsg per client",
+                         std::strerror(-r));
+        }
+        return;
+    }
+    hasRing = true;
+    if (index == 0) {
+        gw.log->info("ws: the event loops send with io_uring");
+    }
+}
+
+void Loop::dropRing(const char* why, int err)
+{
+    gw.log->error("ws: event loop {}: {} ({}); sending with sendmsg from now on", index, why, std::strerror(err));
+    io_uring_queue_exit(&ring);
+    hasRing = false;
+}
+
+void Loop::sendBatch()
+{
+    for (auto& slot : slots) {
+        slot.done = false;
+    }
+    if (hasRing) {
+        unsigned queued = 0;
+        for (std::size_t i = 0; i < slots.size(); ++i) {
+            io_uring_sqe* sqe = io_uring_get_sqe(&ring);
+            if (sqe == nullptr) {
+                break;  // not with at most kBatchSends slots and every completion taken
+            }
+            // MSG_DONTWAIT: a full socket completes at once with EAGAIN (no poll armed in the
+            // kernel), so every send is done when the submission returns, as with sendmsg.
+            io_uring_prep_sendmsg(sqe, slots[i].client->fd, &slots[i].send.header(), MSG_NOSIGNAL | MSG_DONTWAIT);
+            io_uring_sqe_set_data64(sqe, i);
+            ++queued;
+        }
+        int r = io_uring_submit_and_wait(&ring, queued);
+        while (r == -EINTR) {
+            r = io_uring_submit_and_wait(&ring, 0);
+        }
+        // Entries the kernel took complete (inline, see above); wait for any not yet seen.
+        const unsigned taken = r < 0 ? queued - io_uring_sq_ready(&ring) : static_cast<unsigned>(r);
+        unsigned seen = 0;
+        while (seen < taken) {
+            io_uring_cqe* cqe = nullptr;
+            const int w = io_uring_wait_cqe(&ring, &cqe);
+            if (w == -EINTR) {
+                continue;
+            }
+            if (w < 0) {
+                break;
+            }
+            BatchSlot& slot = slots[static_cast<std::size_t>(io_uring_cqe_get_data64(cqe))];
+            slot.result = cqe->res < 0 ? -1 : cqe->res;
+            slot.error = cqe->res < 0 ? -cqe->res : 0;
+            slot.done = true;
+            io_uring_cqe_seen(&ring, cqe);
+            ++seen;
+        }
+        if (r < 0 || seen < queued) {
+            // Entries left in the ring would be submitted later, pointing at sends done below:
+            // this ring is not used again.
+            dropRing("io_uring submission failed", r < 0 ? -r : EIO);
+        }
+    }
+    for (auto& slot : slots) {
+        if (!slot.done) {
+            slot.result = ::sendmsg(slot.client->fd, &slot.send.header(), MSG_NOSIGNAL | MSG_DONTWAIT);
+            slot.error = slot.result < 0 ? errno : 0;
+            slot.done = true;
+        }
+    }
+}
+
+void Loop::flushBatch(const std::vector<std::shared_ptr<Client>>& work)
+{
+    for (std::size_t from = 0; from < work.size(); from += kBatchSends) {
+        const std::size_t to = std::min(work.size(), from + kBatchSends);
+        slots.clear();
+        for (std::size_t i = from; i < to; ++i) {
+            Client& c = *work[i];
+            if (c.dead) {
+                continue;
+            }
+            std::optional<Client::Drain> done;
+            try {
+                std::lock_guard lock(c.m);
+                if (c.writing) {
+                    continue;  // the routing thread is writing; it hands the client back if needed
+                }
+                slots.emplace_back();
+                slots.back().client = &c;
+                c.writing = true;
+                done = c.prepareSendLocked(slots.back().send, false, SIZE_MAX);
+                if (done) {
+                    c.writing = false;
+                    slots.pop_back();
+                }
+            } catch (const std::exception& e) {
+                // Out of memory telling it about conflations: the client cannot be served.
+                gw.log->error("ws client {} ({}): cannot write to it: {}", c.id, c.peer, e.what());
+                {
+                    std::lock_guard lock(c.m);
+                    c.writing = false;
+                }
+                if (!slots.empty() && slots.back().client == &c) {
+                    slots.pop_back();
+                }
+                done = Client::Drain::Failed;
+            }
+            if (done) {
+                afterDrain(c, *done, ENOMEM);
+            }
+        }
+        while (!slots.empty()) {
+            written.clear();  // the previous round's frames, freed outside the clients' locks
+            sendBatch();
+            std::size_t kept = 0;
+            for (std::size_t i = 0; i < slots.size(); ++i) {
+                Client& c = *slots[i].client;
+                std::optional<Client::Drain> done;
+                int error = 0;
+                try {
+                    std::lock_guard lock(c.m);
+                    std::size_t budget = SIZE_MAX;
+                    done = c.finishSendLocked(slots[i].send, slots[i].result, slots[i].error, written, budget, error);
+                    if (!done) {
+                        done = c.prepareSendLocked(slots[i].send, false, SIZE_MAX);
+                    }
+                    if (done) {
+                        c.writing = false;
+                    }
+                } catch (const std::exception& e) {
+                    gw.log->error("ws client {} ({}): cannot write to it: {}", c.id, c.peer, e.what());
+                    {
+                        std::lock_guard lock(c.m);
+                        c.writing = false;
+                    }
+                    done = Client::Drain::Failed;
+                    error = ENOMEM;
+                }
+                if (done) {
+                    afterDrain(c, *done, error);
+                } else {
+                    if (kept != i) {
+                        slots[kept] = slots[i];
+                    }
+                    ++kept;
+                }
+            }
+            slots.resize(kept);
+        }
+        written.clear();
+    }
 }
 
 void Loop::wake()
@@ -773,6 +1003,7 @@ void Loop::updateInterest(Client& c, bool write)
 
 void Loop::run()
 {
+    setUpRing();
     std::vector<epoll_event> events(256);
     std::vector<std::shared_ptr<Client>> work;
     while (gw.running.load(std::memory_order_acquire)) {
@@ -815,11 +1046,7 @@ void Loop::run()
             incoming.clear();
             work.swap(readyList);
         }
-        for (auto& c : work) {
-            if (!c->dead) {
-                flush(*c);
-            }
-        }
+        flushBatch(work);
         work.clear();
         const std::int64_t now = monoNowNs();
         if (now - lastHousekeeping >= 100 * kMsNs) {
@@ -851,150 +1078,166 @@ Client::Drain Client::drain(std::vector<FramePtr>& written, bool direct, int& er
         ~EndWrite() { writing = false; }
     } endWrite{writing};
     std::size_t budget = direct ? static_cast<std::size_t>(queuedBytes) : SIZE_MAX;
-    const auto closedMeanwhile = [this] {
-        queue.clear();  // what closeNow() left for the write in flight, now done
-        queuedBytes = 0;
-        scheduled = false;
-        return Drain::Empty;
-    };
+    PendingSend send;
     for (;;) {
-        if (closed) {
-            return closedMeanwhile();
+        if (const auto done = prepareSendLocked(send, direct, budget)) {
+            return *done;
         }
-        while (!queue.empty() && !queue.front()) {
-            queue.pop_front();
-            ++popped;
-        }
-        if (queue.empty()) {
-            scheduled = false;
-            return Drain::Empty;
-        }
-        if (budget == 0) {
-            return Drain::More;
-        }
-        if (conflatedPending > 0) {
-            // The client is told how many market-data messages it missed, on the next message
-            // frame not yet started (the front may be half written).
-            for (std::size_t k = headOffset > 0 ? 1 : 0; k < queue.size(); ++k) {
-                const FramePtr& f = queue[k];
-                if (!f || !f->isMessage) {
-                    continue;
-                }
-                FramePtr told = withConflated(*f, conflatedPending);
-                queuedBytes = queuedBytes - f->wireLength + told->wireLength;
-                if (indexed) {
-                    auto it = latest.find(f->topic());
-                    if (it != latest.end() && it->second == popped + k) {
-                        latest.erase(it);
-                    }
-                }
-                queue[k] = std::move(told);
-                conflatedPending = 0;
-                break;
-            }
-        }
-        iovec iov[kMaxIov];
-        std::size_t count = 0;
-        std::size_t bytes = 0;
-        std::size_t entries = 0;
-        for (std::size_t i = 0; i < queue.size() && count < kMaxIov && bytes < kMaxWriteBytes; ++i) {
-            const FramePtr& f = queue[i];
-            if (f && f->isClose && direct) {
-                break;
-            }
-            ++entries;
-            if (!f) {
-                continue;
-            }
-            const std::string_view wire = f->wire();
-            const std::size_t skip = i == 0 ? headOffset : 0;
-            iov[count].iov_base = const_cast<char*>(wire.data() + skip);
-            iov[count].iov_len = wire.size() - skip;
-            bytes += iov[count].iov_len;
-            ++count;
-            if (f->isClose) {
-                break;  // nothing after a close frame
-            }
-        }
-        if (count == 0) {
-            return Drain::AtClose;
-        }
-        pinned = entries;
         lock.unlock();
         written.clear();  // the previous round's frames; iov points into the queue's, not these
-        msghdr mh{};
-        mh.msg_iov = iov;
-        mh.msg_iovlen = count;
-        const ssize_t n = ::sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+        const ssize_t n = ::sendmsg(fd, &send.header(), MSG_NOSIGNAL | MSG_DONTWAIT);
         const int err = errno;
         lock.lock();
-        pinned = 0;
-        if (closed) {
-            return closedMeanwhile();
+        if (const auto done = finishSendLocked(send, n, err, written, budget, error)) {
+            return *done;
         }
-        if (n < 0) {
-            if (err == EAGAIN || err == EWOULDBLOCK) {
-                return Drain::Full;
-            }
-            if (sendError == 0) {
-                sendError = err;  // the loop's retry would only see EPIPE
-            }
-            error = sendError;
-            return Drain::Failed;
-        }
-        gw.sentBytes.fetch_add(static_cast<std::uint64_t>(n), std::memory_order_relaxed);
-        gw.mSentBytes.inc(static_cast<std::uint64_t>(n));
-        budget -= std::min(budget, static_cast<std::size_t>(n));
-        std::size_t left = static_cast<std::size_t>(n);
-        bool closeWritten = false;
-        std::uint64_t frames = 0;
-        while (!queue.empty()) {
-            const FramePtr& f = queue.front();
-            if (!f) {
-                queue.pop_front();
-                ++popped;
+    }
+}
+
+std::optional<Client::Drain> Client::prepareSendLocked(PendingSend& send, bool direct, std::size_t budget)
+{
+    if (closed) {
+        return closedMeanwhileLocked();
+    }
+    while (!queue.empty() && !queue.front()) {
+        queue.pop_front();
+        ++popped;
+    }
+    if (queue.empty()) {
+        scheduled = false;
+        return Drain::Empty;
+    }
+    if (budget == 0) {
+        return Drain::More;
+    }
+    if (conflatedPending > 0) {
+        // The client is told how many market-data messages it missed, on the next message
+        // frame not yet started (the front may be half written).
+        for (std::size_t k = headOffset > 0 ? 1 : 0; k < queue.size(); ++k) {
+            const FramePtr& f = queue[k];
+            if (!f || !f->isMessage) {
                 continue;
             }
-            const std::size_t remaining = f->wireLength - headOffset;
-            if (left < remaining) {
-                headOffset += left;
-                break;
-            }
-            left -= remaining;
-            headOffset = 0;
-            queuedBytes -= f->wireLength;
-            closeWritten = closeWritten || f->isClose;
-            if (indexed && f->conflatable) {
+            FramePtr told = withConflated(*f, conflatedPending);
+            queuedBytes = queuedBytes - f->wireLength + told->wireLength;
+            if (indexed) {
                 auto it = latest.find(f->topic());
-                if (it != latest.end() && it->second == popped) {
+                if (it != latest.end() && it->second == popped + k) {
                     latest.erase(it);
                 }
             }
-            written.push_back(std::move(queue.front()));
-            queue.pop_front();
-            ++popped;
-            ++frames;
-            if (closeWritten) {
-                break;
-            }
-        }
-        if (queue.empty() && indexed) {
-            latest.clear();
-            indexed = false;
-        }
-        gw.sent.fetch_add(frames, std::memory_order_relaxed);
-        gw.mSent.inc(frames);
-        room.notify_all();
-        if (closeWritten) {
-            queue.clear();
-            queuedBytes = 0;
-            scheduled = false;
-            return Drain::CloseWritten;
-        }
-        if (static_cast<std::size_t>(n) < bytes) {
-            return Drain::Full;
+            queue[k] = std::move(told);
+            conflatedPending = 0;
+            break;
         }
     }
+    send.count = 0;
+    send.bytes = 0;
+    std::size_t entries = 0;
+    for (std::size_t i = 0; i < queue.size() && send.count < kMaxIov && send.bytes < kMaxWriteBytes; ++i) {
+        const FramePtr& f = queue[i];
+        if (f && f->isClose && direct) {
+            break;
+        }
+        ++entries;
+        if (!f) {
+            continue;
+        }
+        const std::string_view wire = f->wire();
+        const std::size_t skip = i == 0 ? headOffset : 0;
+        send.iov[send.count].iov_base = const_cast<char*>(wire.data() + skip);
+        send.iov[send.count].iov_len = wire.size() - skip;
+        send.bytes += send.iov[send.count].iov_len;
+        ++send.count;
+        if (f->isClose) {
+            break;  // nothing after a close frame
+        }
+    }
+    if (send.count == 0) {
+        return Drain::AtClose;
+    }
+    pinned = entries;
+    return std::nullopt;
+}
+
+Client::Drain Client::closedMeanwhileLocked()
+{
+    queue.clear();  // what closeNow() left for the write in flight, now done
+    queuedBytes = 0;
+    scheduled = false;
+    return Drain::Empty;
+}
+
+std::optional<Client::Drain> Client::finishSendLocked(const PendingSend& send, ssize_t n, int err,
+                                                      std::vector<FramePtr>& written, std::size_t& budget, int& error)
+{
+    pinned = 0;
+    if (closed) {
+        return closedMeanwhileLocked();
+    }
+    if (n < 0) {
+        if (err == EAGAIN || err == EWOULDBLOCK) {
+            return Drain::Full;
+        }
+        if (sendError == 0) {
+            sendError = err;  // the loop's retry would only see EPIPE
+        }
+        error = sendError;
+        return Drain::Failed;
+    }
+    gw.sentBytes.fetch_add(static_cast<std::uint64_t>(n), std::memory_order_relaxed);
+    gw.mSentBytes.inc(static_cast<std::uint64_t>(n));
+    budget -= std::min(budget, static_cast<std::size_t>(n));
+    std::size_t left = static_cast<std::size_t>(n);
+    bool closeWritten = false;
+    std::uint64_t frames = 0;
+    while (!queue.empty()) {
+        const FramePtr& f = queue.front();
+        if (!f) {
+            queue.pop_front();
+            ++popped;
+            continue;
+        }
+        const std::size_t remaining = f->wireLength - headOffset;
+        if (left < remaining) {
+            headOffset += left;
+            break;
+        }
+        left -= remaining;
+        headOffset = 0;
+        queuedBytes -= f->wireLength;
+        closeWritten = closeWritten || f->isClose;
+        if (indexed && f->conflatable) {
+            auto it = latest.find(f->topic());
+            if (it != latest.end() && it->second == popped) {
+                latest.erase(it);
+            }
+        }
+        written.push_back(std::move(queue.front()));
+        queue.pop_front();
+        ++popped;
+        ++frames;
+        if (closeWritten) {
+            break;
+        }
+    }
+    if (queue.empty() && indexed) {
+        latest.clear();
+        indexed = false;
+    }
+    gw.sent.fetch_add(frames, std::memory_order_relaxed);
+    gw.mSent.inc(frames);
+    room.notify_all();
+    if (closeWritten) {
+        queue.clear();
+        queuedBytes = 0;
+        scheduled = false;
+        return Drain::CloseWritten;
+    }
+    if (static_cast<std::size_t>(n) < send.bytes) {
+        return Drain::Full;
+    }
+    return std::nullopt;  // all of it went out: the next round sends what is queued now
 }
 
 void Loop::flush(Client& c)
@@ -1002,6 +1245,11 @@ void Loop::flush(Client& c)
     int error = 0;
     const Client::Drain result = c.drain(written, false, error);
     written.clear();  // the frames written, freed outside the client's lock
+    afterDrain(c, result, error);
+}
+
+void Loop::afterDrain(Client& c, Client::Drain result, int error)
+{
     switch (result) {
     case Client::Drain::Empty:
         updateInterest(c, false);

@@ -9,6 +9,7 @@ namespace nautilus::relay {
 struct WsOptions {
     bool enabled = true;                       ///< ws.enabled: serve GET /ws
     int threads = 2;                           ///< ws.threads: event-loop threads for all clients
+    bool ioUring = true;                       ///< ws.io_uring: loops submit their sends in one io_uring call
     std::size_t maxClients = 10'000;           ///< ws.max_clients: more upgrades get 503
     std::size_t queueBytes = 8u << 20;         ///< ws.queue_bytes: per-client send queue bound
     std::size_t maxFrameBytes = 64u << 10;     ///< ws.max_frame_bytes: incoming message size bound
