@@ -86,7 +86,7 @@ struct LayeredRelay {
     bool stopsCleanly()
     {
         process->signal(SIGTERM);
-        const auto status = process->wait(2s);
+        const auto status = process->wait(10s);  // the 2 s stop budget is AppLifecycleTest's
         return status && status->exited && status->code == 0;
     }
 };

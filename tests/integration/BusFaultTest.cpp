@@ -162,7 +162,8 @@ TEST(BusFaultTest, HalfOpenLinkIsDetectedByTheReadTimeout)
     std::this_thread::sleep_for(300ms);
     ASSERT_EQ(::kill(pid, SIGCONT), 0);
     ASSERT_TRUE(detected);
-    EXPECT_LE(took, std::chrono::milliseconds(cfg.blockMs + cfg.readTimeoutMs + 400));
+    // Block + read timeout, plus slack for a loaded, sanitized machine (the figure is logged).
+    EXPECT_LE(took, std::chrono::milliseconds(cfg.blockMs + cfg.readTimeoutMs + 1400));
     EXPECT_NE(reader.snapshot().lastError.find("no reply"), std::string::npos) << reader.snapshot().lastError;
 
     for (int i = 101; i <= 200; ++i) {
@@ -194,7 +195,7 @@ TEST(BusFaultTest, ConnectsWhenTheServerStartsLate)
     redis.start();
     const auto t0 = std::chrono::steady_clock::now();
     ASSERT_TRUE(waitState(reader, BusState::Connected, 5s));
-    EXPECT_LE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(cfg.backoff.maxMs + 500));
+    EXPECT_LE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(cfg.backoff.maxMs + 1500));
     Producer producer(redis);
     producer.xadd("bus:test", "*", quoteJson(1));
     ASSERT_TRUE(all.waitFor(1));

@@ -167,8 +167,9 @@ TEST(StateStoreTest, RegistryHashHasEveryFieldAndATtlWithinTheConfiguredOne)
     const long long ttl = integer(redis, {"PTTL", key});
     EXPECT_GT(ttl, 0);
     EXPECT_LE(ttl, 1000);
+    // Redis has the key a moment before the writer has read the EXEC reply and recorded it.
+    EXPECT_TRUE(waitFor([&] { return store->health().lastWriteNs > 0; }, 5s));
     EXPECT_TRUE(store->health().ok);
-    EXPECT_GT(store->health().lastWriteNs, 0);
     store->stop();
 }
 
@@ -282,14 +283,19 @@ TEST(StateStoreTest, CheckpointsAreWrittenAtABoundedRate)
     o.checkpointIntervalMs = 200;
     auto store = makeStore(bus, o);
     const auto before = commandCalls(redis, "hset");
+    const auto t0 = std::chrono::steady_clock::now();
     store->start();
     std::this_thread::sleep_for(2100ms);
+    // Stopped (the writer joined) before both figures are read: a round between the two reads
+    // would be in Redis's count and not yet in the store's.
+    store->halt();
+    const auto elapsedMs = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
     const auto writes = store->health().checkpointWrites;
     const auto hsets = commandCalls(redis, "hset") - before;
-    store->halt();
-    // 2.1 s / 200 ms => about 10 writes; never more than one per interval.
-    EXPECT_GE(writes, 7u);
-    EXPECT_LE(writes, 11u);
+    // About one write per 200 ms, never more: each round waits its interval after the last
+    // (late wake-ups on a loaded machine only make fewer).
+    EXPECT_GE(writes, 5u);
+    EXPECT_LE(writes, static_cast<std::uint64_t>(elapsedMs / 200 + 1));
     EXPECT_LE(hsets, static_cast<long long>(writes) + 1);  // + the single registry write
     EXPECT_GE(hsets, static_cast<long long>(writes));
 }

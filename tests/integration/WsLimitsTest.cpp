@@ -279,7 +279,9 @@ TEST(WsLimitsTest, BrowserOriginsMustBeAllowedAndPlainHttpGetsABadRequest)
 TEST(WsLimitsTest, QuietClientsArePingedAndDeadOnesAreDropped)
 {
     RedisServer redis;
-    RelayProcess relay(RelayProcess::defaults(redis, {{"ws.ping_interval_ms", "300"}}));
+    // Pinged after 1 s of silence, dropped after 2 s: the live client has a second to answer,
+    // ample on a loaded machine.
+    RelayProcess relay(RelayProcess::defaults(redis, {{"ws.ping_interval_ms", "1000"}}));
     ASSERT_TRUE(relay.waitUntilConnected()) << relay.process().stderrText();
     // Answers pings (WsClient does), so it stays.
     WsClient alive(relay.httpPort());
@@ -287,11 +289,17 @@ TEST(WsLimitsTest, QuietClientsArePingedAndDeadOnesAreDropped)
     // Never reads: its pings are never answered.
     WsClient dead(relay.httpPort());
     ASSERT_TRUE(dead.ok());
-    const auto deadline = std::chrono::steady_clock::now() + 2s;
-    while (std::chrono::steady_clock::now() < deadline) {
-        alive.receive(100ms);  // answers pings while it waits
+    // The live client answers pings while it waits; the dead one goes after about 2 s.
+    const auto started = std::chrono::steady_clock::now();
+    JsonPtr ws;
+    for (const auto deadline = started + 15s; std::chrono::steady_clock::now() < deadline;) {
+        alive.receive(100ms);
+        ws = relay.status()->getObject("websocket");
+        if (ws->getValue<int>("dropped_clients") >= 1 && std::chrono::steady_clock::now() - started > 3s) {
+            break;  // and the live one survived at least one more ping round since
+        }
     }
-    const JsonPtr ws = relay.status()->getObject("websocket");
+    ASSERT_TRUE(ws);
     EXPECT_EQ(ws->getValue<int>("clients"), 1);
     EXPECT_EQ(ws->getValue<int>("dropped_clients"), 1);
     xadd(redis, "data.quotes.A", "QuoteTick", 1);

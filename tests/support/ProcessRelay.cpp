@@ -6,6 +6,20 @@
 
 namespace nautilus::relay::test {
 
+long reportedStopMs(const std::string& log)
+{
+    const std::string marker = "stopped in ";
+    const auto at = log.rfind(marker);
+    if (at == std::string::npos) {
+        return -1;
+    }
+    try {
+        return std::stol(log.substr(at + marker.size()));
+    } catch (const std::exception&) {
+        return -1;
+    }
+}
+
 Poco::JSON::Object::Ptr parseJsonObject(const std::string& text)
 {
     Poco::JSON::Parser parser;

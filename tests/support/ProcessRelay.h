@@ -64,6 +64,10 @@ private:
 
 Poco::JSON::Object::Ptr parseJsonObject(const std::string& text);
 
+/// N of the relay's last "stopped in N ms" log line, -1 when there is none: its own stop time,
+/// without the process exit (a sanitizer's leak check) that a wall-clock bound would include.
+long reportedStopMs(const std::string& log);
+
 template <typename Pred>
 Poco::JSON::Object::Ptr RelayProcess::waitForStatus(Pred pred, std::chrono::milliseconds timeout)
 {

@@ -58,7 +58,12 @@ TEST(LatestQuotesPluginTest, ConflatesManyQuotesIntoTheLatestPerInstrument)
               NR_OK);
     // Wrong type on a matching topic: not a tick, not kept.
     ASSERT_EQ(host.deliver(FakeMessage{"data.quotes.BINANCE.XRPUSDT", "OrderBookDelta", R"({"x":1})"}), NR_OK);
-    std::this_thread::sleep_for(250ms);
+    // Snapshots go out on the plugin's timer only: wait for the one that carries the last update.
+    EXPECT_TRUE(nautilus::relay::test::waitUntil([&] {
+        const auto published = host.published();
+        return !published.empty() && published.back().payload.find(R"("bid_price":"1000")") != std::string::npos &&
+               published.back().payload.find("3000.5") != std::string::npos;
+    }));
     host.shutdown();
 
     ASSERT_GE(host.published().size(), 1u);
@@ -112,7 +117,8 @@ TEST(LatestQuotesPluginTest, PublishesNothingWhenNothingChanged)
     FakeHost host({{"rate_hz", "50"}});
     ASSERT_EQ(host.init(latestQuotes()), NR_OK) << host.lastError();
     ASSERT_EQ(host.deliver(quote("BTCUSDT.BINANCE", 1)), NR_OK);
-    std::this_thread::sleep_for(300ms);  // ~15 periods, one change
+    EXPECT_TRUE(nautilus::relay::test::waitUntil([&] { return !host.published().empty(); }));
+    std::this_thread::sleep_for(300ms);  // ~15 more periods, no further change
     host.shutdown();
     ASSERT_EQ(host.published().size(), 1u);
     EXPECT_NE(host.published()[0].payload.find(R"("updates":1})"), std::string::npos);

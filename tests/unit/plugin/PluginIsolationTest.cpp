@@ -21,10 +21,10 @@ TEST_F(PluginIsolationTest, SlowPluginDoesNotSlowAnother)
 {
     use("slow_handler", "slow-handler");
     use("good_collector", "good-collector");
-    props["plugins.slow-handler.sleep_ms"] = "20";
+    props["plugins.slow-handler.sleep_ms"] = "50";
     ASSERT_EQ(load().loaded.size(), 2u);
 
-    constexpr int kMessages = 50;  // the slow one needs kMessages x 20 ms = 1 s
+    constexpr int kMessages = 50;  // the slow one needs kMessages x 50 ms = 2.5 s
     const auto start = std::chrono::steady_clock::now();
     for (int i = 0; i < kMessages; ++i) {
         ASSERT_EQ(route("data.quotes.X"), 2u);
@@ -38,10 +38,11 @@ TEST_F(PluginIsolationTest, SlowPluginDoesNotSlowAnother)
     std::cout << "[          ] route " << routeMs << " ms; fast plugin done in " << fastMs
               << " ms (slow one had handled " << slowAtThatTime << "); slow plugin done in " << slowMs << " ms\n";
 
-    EXPECT_LT(routeMs, 300.0);   // routing did not wait for the slow plugin
-    EXPECT_LT(fastMs, 400.0);    // nor did the fast one
+    // Bounds far below the slow plugin's 2.5 s, loose for a loaded, sanitized machine.
+    EXPECT_LT(routeMs, 1500.0);   // routing did not wait for the slow plugin
+    EXPECT_LT(fastMs, 1500.0);    // nor did the fast one
     EXPECT_LT(slowAtThatTime, static_cast<std::uint64_t>(kMessages));
-    EXPECT_GE(slowMs, kMessages * 20.0);
+    EXPECT_GE(slowMs, kMessages * 50.0);
     EXPECT_LT(snap("slow-handler").queueCapacity, 100'000u);
     EXPECT_EQ(snap("slow-handler").blocked, 0u);
 }
@@ -49,7 +50,8 @@ TEST_F(PluginIsolationTest, SlowPluginDoesNotSlowAnother)
 TEST_F(PluginIsolationTest, BlockPolicyMakesRouteWaitForRoomWhenTheQueueIsFull)
 {
     use("slow_handler", "slow-handler");
-    props["plugins.slow-handler.sleep_ms"] = "300";
+    // 1 s per call: the routes below must come while 1-0 is in the handler, also on a slow machine.
+    props["plugins.slow-handler.sleep_ms"] = "1000";
     props["plugins.slow-handler.queue_capacity"] = "1";
     props["plugins.slow-handler.full_policy"] = "block";
     load();
@@ -73,7 +75,7 @@ TEST_F(PluginIsolationTest, BlockPolicyMakesRouteWaitForRoomWhenTheQueueIsFull)
 TEST_F(PluginIsolationTest, DropPolicyCountsInsteadOfWaiting)
 {
     use("slow_handler", "slow-handler");
-    props["plugins.slow-handler.sleep_ms"] = "300";
+    props["plugins.slow-handler.sleep_ms"] = "1000";  // 2-0 and 3-0 come while 1-0 is handled
     props["plugins.slow-handler.queue_capacity"] = "1";
     props["plugins.slow-handler.full_policy"] = "drop";
     load();
@@ -117,7 +119,8 @@ TEST_F(PluginIsolationTest, FailingAStuckPluginReleasesARouterWaitingOnItsQueue)
     ASSERT_TRUE(waitHandled("good-collector", 4));
     const auto s = snap("slow-handler");
     EXPECT_EQ(s.lastError, "handler did not return within 300 ms");
-    EXPECT_GE(s.dropped, 1u);  // 2-0, discarded when it failed
+    // 2-0, discarded when it failed (counted just after the router was released).
+    EXPECT_TRUE(waitUntil([&] { return snap("slow-handler").dropped >= 1; }));
 }
 
 TEST_F(PluginIsolationTest, OperatorActionsRacingTheRouterKeepOrderAndLoseNothingQueued)

@@ -241,10 +241,15 @@ TEST(QueuedSubscriberTest, BlockPolicyWaitsInsteadOfDropping)
             ++pushed;
         }
     });
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    // The worker holds one batch, the queue holds capacity more: the producer must be waiting.
-    EXPECT_LT(pushed.load(), 10);
+    // The worker holds one batch, the queue holds capacity more: the producer must end up
+    // waiting (however late its thread starts), and stay there while the handler is held.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (q.blocked() == 0 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
     EXPECT_GE(q.blocked(), 1u);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    EXPECT_LT(pushed.load(), 10);
     release = true;
     producer.join();
     q.stop();
