@@ -312,6 +312,10 @@ struct Loop {
     /// flush() for many clients: each round prepares one send per client, hands them to the
     /// kernel together (sendBatch), then takes the results, until every client is done.
     void flushBatch(const std::vector<std::shared_ptr<Client>>& work);
+    struct BatchSlot;
+    /// One step of a client's batched write, under its lock: takes the result of the send
+    /// made (sent), then prepares the next. An outcome ends the write (`writing` cleared).
+    std::optional<Client::Drain> advance(BatchSlot& slot, bool sent, int& error);
     /// What a writer that stopped on `result` leaves to the loop (EPOLLOUT, close, ...).
     void afterDrain(Client& c, Client::Drain result, int error);
     void setUpRing();
@@ -869,6 +873,33 @@ void Loop::sendBatch()
     }
 }
 
+std::optional<Client::Drain> Loop::advance(BatchSlot& slot, bool sent, int& error)
+{
+    Client& c = *slot.client;
+    try {
+        std::lock_guard lock(c.m);
+        std::optional<Client::Drain> done;
+        if (sent) {
+            std::size_t budget = SIZE_MAX;
+            done = c.finishSendLocked(slot.send, slot.result, slot.error, written, budget, error);
+        }
+        if (!done) {
+            done = c.prepareSendLocked(slot.send, false, SIZE_MAX);
+        }
+        if (done) {
+            c.writing = false;
+        }
+        return done;
+    } catch (const std::exception& e) {
+        // Out of memory telling it about conflations: the client cannot be served.
+        gw.log->error("ws client {} ({}): cannot write to it: {}", c.id, c.peer, e.what());
+        std::lock_guard lock(c.m);
+        c.writing = false;
+        error = ENOMEM;
+        return Client::Drain::Failed;
+    }
+}
+
 void Loop::flushBatch(const std::vector<std::shared_ptr<Client>>& work)
 {
     for (std::size_t from = 0; from < work.size(); from += kBatchSends) {
@@ -879,34 +910,19 @@ void Loop::flushBatch(const std::vector<std::shared_ptr<Client>>& work)
             if (c.dead) {
                 continue;
             }
-            std::optional<Client::Drain> done;
-            try {
+            slots.push_back(BatchSlot{&c});  // before the client is marked: this may throw
+            {
                 std::lock_guard lock(c.m);
                 if (c.writing) {
+                    slots.pop_back();
                     continue;  // the routing thread is writing; it hands the client back if needed
                 }
-                slots.emplace_back();
-                slots.back().client = &c;
                 c.writing = true;
-                done = c.prepareSendLocked(slots.back().send, false, SIZE_MAX);
-                if (done) {
-                    c.writing = false;
-                    slots.pop_back();
-                }
-            } catch (const std::exception& e) {
-                // Out of memory telling it about conflations: the client cannot be served.
-                gw.log->error("ws client {} ({}): cannot write to it: {}", c.id, c.peer, e.what());
-                {
-                    std::lock_guard lock(c.m);
-                    c.writing = false;
-                }
-                if (!slots.empty() && slots.back().client == &c) {
-                    slots.pop_back();
-                }
-                done = Client::Drain::Failed;
             }
-            if (done) {
-                afterDrain(c, *done, ENOMEM);
+            int error = 0;
+            if (const auto done = advance(slots.back(), false, error)) {
+                slots.pop_back();
+                afterDrain(c, *done, error);
             }
         }
         while (!slots.empty()) {
@@ -914,30 +930,9 @@ void Loop::flushBatch(const std::vector<std::shared_ptr<Client>>& work)
             sendBatch();
             std::size_t kept = 0;
             for (std::size_t i = 0; i < slots.size(); ++i) {
-                Client& c = *slots[i].client;
-                std::optional<Client::Drain> done;
                 int error = 0;
-                try {
-                    std::lock_guard lock(c.m);
-                    std::size_t budget = SIZE_MAX;
-                    done = c.finishSendLocked(slots[i].send, slots[i].result, slots[i].error, written, budget, error);
-                    if (!done) {
-                        done = c.prepareSendLocked(slots[i].send, false, SIZE_MAX);
-                    }
-                    if (done) {
-                        c.writing = false;
-                    }
-                } catch (const std::exception& e) {
-                    gw.log->error("ws client {} ({}): cannot write to it: {}", c.id, c.peer, e.what());
-                    {
-                        std::lock_guard lock(c.m);
-                        c.writing = false;
-                    }
-                    done = Client::Drain::Failed;
-                    error = ENOMEM;
-                }
-                if (done) {
-                    afterDrain(c, *done, error);
+                if (const auto done = advance(slots[i], true, error)) {
+                    afterDrain(*slots[i].client, *done, error);
                 } else {
                     if (kept != i) {
                         slots[kept] = slots[i];
