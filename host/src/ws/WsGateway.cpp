@@ -798,10 +798,8 @@ void Loop::setUpRing()
     }
     if (r < 0) {
         // Seccomp (a container's or the service's filter) or an old kernel: sendmsg works too.
-        if (index == 0) {
-            gw.log->warn("ws: io_uring unavailable ({}): the event loops send with one sendmsg per client",
-                         std::strerror(-r));
-        }
+        gw.log->warn("ws: event loop {}: io_uring unavailable ({}): it sends with one sendmsg per client",
+                     index, std::strerror(-r));
         return;
     }
     hasRing = true;
@@ -839,8 +837,9 @@ void Loop::sendBatch()
         while (r == -EINTR) {
             r = io_uring_submit_and_wait(&ring, 0);
         }
-        // Entries the kernel took complete (inline, see above); wait for any not yet seen.
-        const unsigned taken = r < 0 ? queued - io_uring_sq_ready(&ring) : static_cast<unsigned>(r);
+        // The kernel takes entries in order: slots [0, taken) were sent (inline, see above);
+        // wait for their completions.
+        const unsigned taken = queued - io_uring_sq_ready(&ring);
         unsigned seen = 0;
         while (seen < taken) {
             io_uring_cqe* cqe = nullptr;
@@ -862,6 +861,15 @@ void Loop::sendBatch()
             // Entries left in the ring would be submitted later, pointing at sends done below:
             // this ring is not used again.
             dropRing("io_uring submission failed", r < 0 ? -r : EIO);
+        }
+        for (unsigned i = 0; i < taken; ++i) {
+            if (!slots[i].done) {
+                // Sent, or not, with no way to learn how much: sending again could repeat
+                // bytes mid-frame, so this client's stream cannot continue.
+                slots[i].result = -1;
+                slots[i].error = EIO;
+                slots[i].done = true;
+            }
         }
     }
     for (auto& slot : slots) {
