@@ -672,11 +672,18 @@ private:
         io_uring_buf_ring_advance(br, static_cast<int>(kBufs));
         _usedUring = true;
 
+        int returned = 0;  // buffers given back to the ring, not yet published to the kernel
         const auto arm = [&](std::size_t i) {
             io_uring_sqe* sqe = io_uring_get_sqe(&ring);
             if (sqe == nullptr) {
+                // Publish the buffers first, or the re-armed recv may find none (ENOBUFS again).
+                io_uring_buf_ring_advance(br, returned);
+                returned = 0;
                 io_uring_submit(&ring);
                 sqe = io_uring_get_sqe(&ring);
+                if (sqe == nullptr) {
+                    die("io_uring: no submission entry free after a submit");
+                }
             }
             io_uring_prep_recv_multishot(sqe, _conns[i]->fd, nullptr, 0, 0);
             sqe->flags |= IOSQE_BUFFER_SELECT;
@@ -700,7 +707,6 @@ private:
             const std::int64_t now = wallNs();
             unsigned head = 0;
             unsigned seen = 0;
-            int returned = 0;
             io_uring_cqe* cqe = nullptr;
             io_uring_for_each_cqe(&ring, head, cqe)
             {
@@ -725,6 +731,7 @@ private:
                 }
             }
             io_uring_buf_ring_advance(br, returned);
+            returned = 0;
             io_uring_cq_advance(&ring, seen);
         }
         io_uring_queue_exit(&ring);
