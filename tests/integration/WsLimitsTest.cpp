@@ -93,7 +93,7 @@ TEST(WsLimitsTest, AStalledClientWithEventsIsClosedWith1013WhileAFastOneGetsEver
 
     // The slow one is closed (its close frame waits behind a full socket a while, then the
     // socket is closed under it); the fast one stays.
-    ASSERT_TRUE(relay.waitForStatus(
+    ASSERT_TRUE(relay.waitUntilStatus(
         [](const JsonPtr& s) { return s->getObject("websocket")->getValue<int>("clients") == 1; }, 20s));
     EXPECT_NE(relay.process().stderrText().find("closed: send queue over ws.queue_bytes (65536)"), std::string::npos);
     const JsonPtr ws = relay.status()->getObject("websocket");
@@ -118,7 +118,7 @@ TEST(WsLimitsTest, ASlowClientOfMarketDataGetsTheLatestValuePerTopicAndIsToldHow
             xadd(redis, t, "QuoteTick", i, 5'000);
         }
     }
-    ASSERT_TRUE(relay.waitForStatus(
+    ASSERT_TRUE(relay.waitUntilStatus(
         [](const JsonPtr& s) { return s->getObject("bus")->getValue<int>("received") >= 3 * kPerTopic; }, 30s));
     std::map<std::string, int> last;
     std::uint64_t toldConflated = 0;

@@ -80,7 +80,7 @@ TEST(WsReplayTest, FromJoinsHistoryAndLiveWithNoGapAndNoDuplicateWhileAProducerW
         std::this_thread::sleep_for(1ms);
     }
     // The relay has found the stream (the reader itself may still be far behind).
-    ASSERT_TRUE(relay.waitForStatus(
+    ASSERT_TRUE(relay.waitUntilStatus(
         [](const JsonPtr& s) { return s->getObject("bus")->getArray("streams")->size() >= 1; }, 10s));
     const std::string from = ids[200];
     WsClient c(relay.httpPort());
@@ -114,7 +114,7 @@ TEST(WsReplayTest, PerStreamFromAndStarDefaultKeepStreamOrderAndSendTheReplayMar
         a.push_back(xaddSeq(redis, "data.quotes.A", i));
         b.push_back(xaddSeq(redis, "data.quotes.B", 100 + i));
     }
-    ASSERT_TRUE(relay.waitForStatus(
+    ASSERT_TRUE(relay.waitUntilStatus(
         [](const JsonPtr& s) { return s->getObject("bus")->getValue<int>("received") >= 40; }, 10s));
 
     WsClient c(relay.httpPort());
@@ -161,7 +161,7 @@ TEST(WsReplayTest, TrimmedResetAndUnknownStreamsAreNotRecovered)
     for (int i = 1; i <= 100; ++i) {
         ids.push_back(xaddSeq(redis, "data.quotes.T", i));
     }
-    ASSERT_TRUE(relay.waitForStatus(
+    ASSERT_TRUE(relay.waitUntilStatus(
         [](const JsonPtr& s) { return s->getObject("bus")->getValue<int>("received") >= 100; }, 10s));
     redis.command({"XTRIM", kPrefix + "data.quotes.T", "MAXLEN", "50"});
 

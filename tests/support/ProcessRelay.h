@@ -39,6 +39,14 @@ public:
     /// Polls /status until pred(status) holds.
     template <typename Pred>
     Poco::JSON::Object::Ptr waitForStatus(Pred pred, std::chrono::milliseconds timeout);
+    /// True once /status satisfies pred, false at the timeout (waitForStatus returns the last
+    /// status either way, so it cannot be asserted on by itself).
+    template <typename Pred>
+    bool waitUntilStatus(Pred pred, std::chrono::milliseconds timeout)
+    {
+        const auto last = waitForStatus(pred, timeout);
+        return last && pred(last);
+    }
 
     HttpResult get(const std::string& target) const { return httpGet("127.0.0.1", _httpPort, target); }
     HttpResult request(const std::string& method, const std::string& target, const std::string& body = {},
