@@ -103,6 +103,40 @@ TEST(WsLimitsTest, AStalledClientWithEventsIsClosedWith1013WhileAFastOneGetsEver
               std::string::npos);
 }
 
+TEST(WsLimitsTest, StatusReportsTheBytesWaitingForAClientThatDoesNotReadUntilItLeaves)
+{
+    RedisServer redis;
+    RelayProcess relay(RelayProcess::defaults(
+        redis, {{"ws.queue_bytes", "16777216"}, {"ws.stall_timeout_ms", "60000"}, {"ws.ping_interval_ms", "0"}}));
+    ASSERT_TRUE(relay.waitUntilConnected()) << relay.process().stderrText();
+    WsClient slow(relay.httpPort(), "/ws", {}, 4096);  // reads nothing
+    ASSERT_TRUE(slow.subscribe(R"(["events.*"])"));
+
+    // 10 MB of events: more than the sockets hold (a 4 MB send buffer at most), under the queue.
+    constexpr int kEvents = 100;
+    for (int i = 1; i <= kEvents; ++i) {
+        xadd(redis, "events.order.S-001", "OrderFilled", i, 100'000);
+    }
+    const auto queued = [](const JsonPtr& s) { return s->getObject("websocket")->getValue<std::int64_t>("queue_bytes"); };
+    const auto fullest = [](const JsonPtr& s) {
+        return s->getObject("websocket")->getValue<std::int64_t>("max_client_queue_bytes");
+    };
+    ASSERT_TRUE(relay.waitUntilStatus([&](const JsonPtr& s) { return fullest(s) > 1'000'000; }, 20s))
+        << relay.status()->getObject("websocket");
+    const JsonPtr during = relay.status();
+    EXPECT_GE(queued(during), fullest(during));  // one client: the total is its queue
+    EXPECT_LE(fullest(during), 16'777'216);
+
+    // It leaves (unread data: its socket resets): its queue no longer counts.
+    slow.close();
+    EXPECT_TRUE(relay.waitUntilStatus(
+        [&](const JsonPtr& s) {
+            return s->getObject("websocket")->getValue<int>("clients") == 0 && queued(s) == 0 && fullest(s) == 0;
+        },
+        15s))
+        << relay.status()->getObject("websocket");
+}
+
 TEST(WsLimitsTest, ASlowClientOfMarketDataGetsTheLatestValuePerTopicAndIsToldHowManyItMissed)
 {
     RedisServer redis;
