@@ -182,7 +182,7 @@ TEST(AppLifecycleTest, LogMessagesLogsMatchingTopicsInJsonLines)
          "encoding", "Json"});
     ASSERT_FALSE(xaddOrderFilled(redis, 1).empty());
     ASSERT_TRUE(relay.process().waitForStderr(quoteId, 10s)) << relay.process().stderrText();
-    relay.waitForStatus([](const JsonPtr& s) { return received(s) >= 2; }, 10s);
+    ASSERT_TRUE(relay.waitUntilStatus([](const JsonPtr& s) { return received(s) >= 2; }, 10s));
     const auto [status, elapsed] = stop(relay);
     ASSERT_TRUE(status && status->exited && status->code == 0);
 

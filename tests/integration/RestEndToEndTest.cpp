@@ -143,7 +143,7 @@ TEST_F(RestEndToEndTest, StatusWithoutStreamsCountsThemAndListsNone)
     relay->waitForStatus([](const JsonPtr& o) { return busState(o) == "connected"; }, 10s);
     xaddQuote(*redis, 1);
     const auto full = relay->waitForStatus([](const JsonPtr& o) { return received(o) >= 1; }, 10s);
-    ASSERT_TRUE(full);
+    ASSERT_TRUE(full && received(full) >= 1) << relay->get("/status").body;
     const auto streams = full->getObject("bus")->getArray("streams");
     ASSERT_GE(streams->size(), 1u);
 
@@ -202,7 +202,7 @@ TEST_F(RestEndToEndTest, MetricsStayValidWithNonUtf8StreamKeys)
     // Redis keys are binary; a Prometheus label value must be UTF-8 or the whole scrape fails.
     redis->command({"XADD", "trader-TRADER-001:stream:data.bad\xff", "*", "topic", "data.bad", "type", "QuoteTick",
                     "payload", "{}", "encoding", "Json"});
-    relay->waitForStatus([](const JsonPtr& o) { return received(o) >= 1; }, 10s);
+    ASSERT_TRUE(relay->waitUntilStatus([](const JsonPtr& o) { return received(o) >= 1; }, 10s));
     const auto r = relay->get("/metrics");
     ASSERT_EQ(r.status, 200);
     EXPECT_EQ(test::validateExposition(r.body), "");

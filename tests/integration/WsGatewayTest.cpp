@@ -328,9 +328,9 @@ TEST(WsGatewayTest, ClientsVanishingDuringAFloodLeaveTheOthersServed)
         got = m->optValue<std::string>("op", "") == "message" && m->optValue<std::string>("id", "") == orderId;
     }
     EXPECT_TRUE(got);
-    const JsonPtr s = relay.waitForStatus(
-        [](const JsonPtr& o) { return o->getObject("websocket")->getValue<int>("clients") == 1; }, 10s);
-    ASSERT_TRUE(s) << "the vanished clients were not all removed";
+    ASSERT_TRUE(relay.waitUntilStatus(
+        [](const JsonPtr& o) { return o->getObject("websocket")->getValue<int>("clients") == 1; }, 10s))
+        << "the vanished clients were not all removed: " << relay.get("/status").body;
     EXPECT_TRUE(relay.process().running());
     EXPECT_FALSE(sanitizerReported(relay.process().stderrText())) << relay.process().stderrText();
 }

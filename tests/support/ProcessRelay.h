@@ -44,8 +44,9 @@ public:
     template <typename Pred>
     bool waitUntilStatus(Pred pred, std::chrono::milliseconds timeout)
     {
-        const auto last = waitForStatus(pred, timeout);
-        return last && pred(last);
+        bool held = false;
+        waitForStatus([&](const Poco::JSON::Object::Ptr& s) { return held = pred(s); }, timeout);
+        return held;
     }
 
     HttpResult get(const std::string& target) const { return httpGet("127.0.0.1", _httpPort, target); }
