@@ -97,8 +97,7 @@ bool RelayProcess::waitUntilConnected(std::chrono::milliseconds timeout)
     if (!waitUntilServing(timeout)) {
         return false;
     }
-    const auto last = waitForStatus(connected, timeout);
-    return last && connected(last);
+    return waitUntilStatus(connected, timeout);
 }
 
 Poco::JSON::Object::Ptr RelayProcess::status() const

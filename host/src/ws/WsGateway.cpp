@@ -355,10 +355,9 @@ struct Loop {
     io_uring ring{};
     bool hasRing = false;
     std::int64_t lastHousekeeping = 0;
-    // Queue depths of this loop's clients at its last housekeeping (every 100 ms when busy,
-    // 250 ms when idle):
-    // /status reads these, not every client (cache lines the loops keep writing, ~0.5 ms
-    // for 5 000 clients).
+    // Queue depths of this loop's clients at its last housekeeping (every 100 ms, 250 ms when
+    // idle). /status reads these, not every client's: those cache lines the loops keep
+    // writing, ~0.3 ms per request with 5 000 clients.
     std::atomic<std::uint64_t> queuedBytes{0};
     std::atomic<std::uint64_t> maxClientQueueBytes{0};
 };
