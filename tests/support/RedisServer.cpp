@@ -4,7 +4,12 @@
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <random>
+#include <set>
 #include <stdexcept>
 #include <thread>
 
@@ -20,11 +25,54 @@ extern char** environ;
 
 namespace nautilus::relay::test {
 
+namespace {
+
+/// The lowest port of the kernel's ephemeral range (outgoing connections take theirs from it).
+int ephemeralLow()
+{
+    std::ifstream in("/proc/sys/net/ipv4/ip_local_port_range");
+    int low = 0;
+    int high = 0;
+    return (in >> low >> high) ? low : 32768;
+}
+
+bool bindable(int port)
+{
+    try {
+        Poco::Net::ServerSocket s(Poco::Net::SocketAddress("127.0.0.1", static_cast<Poco::UInt16>(port)));
+        return true;
+    } catch (const Poco::Exception&) {
+        return false;
+    }
+}
+
+}  // namespace
+
 int freeLoopbackPort()
 {
+    // Picked at random below the ephemeral range, not by binding port 0: a port the kernel hands
+    // out and we release can be given to any outgoing connection (a parallel test's client)
+    // before the server that needs it binds it. Within one process a port is never given twice.
+    static std::mutex mutex;
+    static std::set<int> given;
+    static std::mt19937 random(std::random_device{}() ^ static_cast<unsigned>(getpid()));
+    const std::lock_guard<std::mutex> lock(mutex);
+    const int high = std::min(ephemeralLow(), 65536);
+    const int low = 10000;
+    if (high - low >= 1000) {
+        std::uniform_int_distribution<int> pick(low, high - 1);
+        for (int attempt = 0; attempt < 200; ++attempt) {
+            const int port = pick(random);
+            if (given.count(port) == 0 && bindable(port)) {
+                given.insert(port);
+                return port;
+            }
+        }
+    }
+    // A machine with an unusual ephemeral range: let the kernel choose.
     Poco::Net::ServerSocket s(Poco::Net::SocketAddress("127.0.0.1", 0));
     const int port = s.address().port();
-    s.close();
+    given.insert(port);
     return port;
 }
 
@@ -37,8 +85,22 @@ RedisServer::RedisServer(Options options) : _options(std::move(options))
         throw std::runtime_error("mkdtemp failed");
     }
     _dir = tmpl;
-    _port = freeLoopbackPort();
-    start();
+    // A port taken between picking and binding (another test's server) ends redis-server at
+    // start: pick again, twice at most.
+    for (int attempt = 1;; ++attempt) {
+        _port = freeLoopbackPort();
+        try {
+            start();
+            return;
+        } catch (const std::runtime_error&) {
+            stop(true);  // one that started but never answered
+            if (attempt == 3) {
+                std::error_code ec;
+                std::filesystem::remove_all(_dir, ec);
+                throw;
+            }
+        }
+    }
 }
 
 RedisServer::~RedisServer()

@@ -48,7 +48,7 @@ private:
     int _pid = -1;
 };
 
-/// A free TCP port on 127.0.0.1 (bound then released).
+/// A free TCP port on 127.0.0.1, below the ephemeral range, not given before in this process.
 int freeLoopbackPort();
 
 }  // namespace nautilus::relay::test
