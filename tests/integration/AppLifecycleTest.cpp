@@ -2,6 +2,9 @@
 // final checkpoints in Redis; a restart with bus.start=checkpoint delivers exactly what was
 // written while it was down.
 #include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <set>
 #include <sstream>
 
 #include <gtest/gtest.h>
@@ -75,6 +78,39 @@ std::pair<std::optional<test::ExitStatus>, std::chrono::milliseconds> stop(Relay
     relay.process().signal(sig);
     auto status = relay.process().wait(10s);
     return {status, std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)};
+}
+
+/// The names of a process's threads, as top -H and ps -L show them.
+std::multiset<std::string> threadNames(int pid)
+{
+    std::multiset<std::string> names;
+    for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
+        std::ifstream in(task.path() / "comm");
+        std::string name;
+        if (std::getline(in, name)) {
+            names.insert(name);
+        }
+    }
+    return names;
+}
+
+TEST(AppLifecycleTest, ThreadsCarryTheNamesTheConfigurationGuideLists)
+{
+    RedisServer redis;
+    RelayProcess relay(RelayProcess::defaults(redis, {{"ws.threads", "3"}, {"ws.replay_threads", "2"}}));
+    ASSERT_TRUE(relay.waitUntilConnected()) << relay.process().stderrText();
+    ASSERT_TRUE(relay.status());  // an HTTP worker has served a request
+    const auto names = threadNames(relay.process().pid());
+    std::string all;
+    for (const auto& n : names) {
+        all += n + " ";
+    }
+    EXPECT_EQ(names.count("bus-reader"), 1u) << all;
+    EXPECT_EQ(names.count("ws-loop-0") + names.count("ws-loop-1") + names.count("ws-loop-2"), 3u) << all;
+    EXPECT_EQ(names.count("ws-replay"), 2u) << all;
+    EXPECT_EQ(names.count("state"), 1u) << all;
+    EXPECT_GE(names.count("http"), 1u) << all;
+    EXPECT_EQ(names.count("plugin-watch"), 1u) << all;
 }
 
 TEST(AppLifecycleTest, SigtermStopsWithinTwoSecondsAndWritesTheCheckpoint)

@@ -17,6 +17,7 @@
 #include "bus/StreamKeys.h"
 #include "common/Logging.h"
 #include "common/Metrics.h"
+#include "common/ThreadName.h"
 #include "common/Time.h"
 #include "decoder/EntryDecoder.h"
 #include "router/Router.h"
@@ -962,7 +963,10 @@ void StreamReader::start()
     }
     _impl->stopping.store(false);
     _impl->link.clearInterrupt();
-    _impl->thread = std::thread([this] { _impl->run(); });
+    _impl->thread = std::thread([this] {
+        nameThisThread("bus-reader");
+        _impl->run();
+    });
 }
 
 void StreamReader::stop()

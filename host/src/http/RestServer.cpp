@@ -13,10 +13,10 @@
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/SocketAddress.h>
 #include <Poco/ThreadPool.h>
-#include <pthread.h>
 
 #include "common/Logging.h"
 #include "common/Metrics.h"
+#include "common/ThreadName.h"
 #include "common/Time.h"
 #include "common/Version.h"
 #include "http/StatusJson.h"
@@ -80,9 +80,6 @@ public:
     void handleRequest(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response) override
     {
         static const auto log = Logging::get("relay.http");
-        // Poco's pool threads carry no OS name: "http" in top -H, perf and gdb.
-        thread_local const bool named = pthread_setname_np(pthread_self(), "http") == 0;
-        (void)named;
         const std::int64_t start = monoNowNs();
         RestResponse r;
         try {
@@ -162,6 +159,10 @@ public:
 
     Poco::Net::HTTPRequestHandler* createRequestHandler(const Poco::Net::HTTPServerRequest& request) override
     {
+        // Poco's pool threads carry no OS name: "http" in top -H, perf and gdb, whether the
+        // thread serves REST or a /ws upgrade.
+        thread_local const bool named = (nameThisThread("http"), true);
+        (void)named;
         if (!_routes.empty()) {
             const std::string& uri = request.getURI();
             auto it = _routes.find(uri.substr(0, uri.find_first_of("?#")));

@@ -5,6 +5,7 @@
 
 #include "common/Logging.h"
 #include "common/Metrics.h"
+#include "common/ThreadName.h"
 #include "common/Time.h"
 
 namespace nautilus::relay {
@@ -76,7 +77,10 @@ PluginHost::LoadReport PluginHost::load()
         }
         _loaded = true;
     }
-    _publisher = std::thread([this] { publishLoop(); });
+    _publisher = std::thread([this] {
+        nameThisThread("plugin-publish");
+        publishLoop();
+    });
 
     const auto files = PluginLoader::candidates(_settings.files, _settings.dirs);
     if (files.empty()) {
@@ -158,7 +162,10 @@ PluginHost::LoadReport PluginHost::load()
         w.family("nautilus_relay_plugins_refused", "gauge", "Plugin files refused at load");
         w.sample("nautilus_relay_plugins_refused", "", static_cast<double>(refusals().size()));
     });
-    _supervisor = std::thread([this] { supervise(); });
+    _supervisor = std::thread([this] {
+        nameThisThread("plugin-watch");
+        supervise();
+    });
     return report;
 }
 

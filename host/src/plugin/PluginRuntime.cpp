@@ -6,6 +6,7 @@
 
 #include "common/Logging.h"
 #include "common/Text.h"
+#include "common/ThreadName.h"
 #include "common/Time.h"
 #include "decoder/JsonValidator.h"
 
@@ -414,7 +415,10 @@ std::string PluginRuntime::start()
         std::lock_guard lock(_mutex);
         seq = postLocked(Command::Init);
     }
-    _worker = std::thread([this] { run(); });
+    _worker = std::thread([this] {
+        nameThisThread("plugin-" + _name);
+        run();
+    });
     std::string result = waitFor(seq, _settings.callbackTimeout, "init()");
     std::lock_guard lock(_mutex);
     if (_doneSeq < seq) {

@@ -1,6 +1,7 @@
 #include "router/QueuedSubscriber.h"
 
 #include "common/Logging.h"
+#include "common/ThreadName.h"
 
 namespace nautilus::relay {
 
@@ -23,7 +24,10 @@ QueuedSubscriber::QueuedSubscriber(Options options, Handler handler)
     if (_options.capacity == 0) {
         _options.capacity = 1;
     }
-    _worker = std::thread([this] { run(); });
+    _worker = std::thread([this] {
+        nameThisThread("queue-" + _options.name);
+        run();
+    });
 }
 
 QueuedSubscriber::~QueuedSubscriber()

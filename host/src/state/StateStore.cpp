@@ -20,6 +20,7 @@
 
 #include "common/Logging.h"
 #include "common/Metrics.h"
+#include "common/ThreadName.h"
 #include "common/Time.h"
 #include "common/Version.h"
 #include "state/StateCodec.h"
@@ -484,7 +485,10 @@ void StateStore::start()
                     "will blink out of /status/cluster between refreshes",
                     d.opts.registryTtlMs, d.opts.refreshMs);
     }
-    d.thread = std::thread([&d] { d.run(); });
+    d.thread = std::thread([&d] {
+        nameThisThread("state");
+        d.run();
+    });
 }
 
 void StateStore::stop()

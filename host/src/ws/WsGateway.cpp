@@ -1,6 +1,5 @@
 #include "ws/WsGateway.h"
 
-#include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -28,10 +27,11 @@
 #include <Poco/Net/WebSocket.h>
 #include <Poco/URI.h>
 
+#include "bus/StreamEntry.h"
 #include "common/Logging.h"
 #include "common/Metrics.h"
+#include "common/ThreadName.h"
 #include "common/Time.h"
-#include "bus/StreamEntry.h"
 #include "decoder/EntryDecoder.h"
 #include "http/JsonWriter.h"
 #include "router/TopicPattern.h"
@@ -809,9 +809,7 @@ void Loop::setUpRing()
         return;
     }
     hasRing = true;
-    if (index == 0) {
-        gw.log->info("ws: the event loops send with io_uring");
-    }
+    gw.log->info("ws: event loop {} sends with io_uring", index);
 }
 
 void Loop::dropRing(const char* why, int err)
@@ -2170,12 +2168,15 @@ void WsGateway::start(Router& busRouter)
     for (auto& loop : gw.loops) {
         Loop* l = loop.get();
         l->thread = std::thread([l] {
-            pthread_setname_np(pthread_self(), ("ws-loop-" + std::to_string(l->index)).c_str());
+            nameThisThread("ws-loop-" + std::to_string(l->index));
             l->run();
         });
     }
     for (int i = 0; i < std::max(1, gw.options.replayThreads); ++i) {
-        gw.replayThreads.emplace_back([this] { _impl->replayWorker(); });
+        gw.replayThreads.emplace_back([this] {
+            nameThisThread("ws-replay");
+            _impl->replayWorker();
+        });
     }
     gw.busRouter = &busRouter;
     gw.busSubs.push_back(busRouter.subscribe("*", {}, this));
