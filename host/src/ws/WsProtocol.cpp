@@ -141,7 +141,8 @@ FramePtr textFrame(std::string_view json)
     f->buf.reserve(kMaxHeaderBytes + json.size());
     f->buf.assign(kMaxHeaderBytes, '\0');
     f->buf.append(json);
-    return finish(std::move(f), Opcode::Text, f->buf.size());
+    const std::size_t jsonEnd = f->buf.size();  // not in the call: f is moved into it
+    return finish(std::move(f), Opcode::Text, jsonEnd);
 }
 
 namespace {
