@@ -24,6 +24,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <strings.h>
@@ -596,6 +597,7 @@ public:
     void start()
     {
         _thread = std::thread([this] {
+            pthread_setname_np(pthread_self(), "ws-client");
             if (!_s.o.ioUring || !runUring()) {
                 run();
             }
@@ -1269,7 +1271,10 @@ public:
         : _o(o), _startMono(startMono), _endMono(endMono), _buf(64 * 1024)
     {
         _request = "GET " + o.statusTarget + " HTTP/1.1\r\nHost: " + o.host + ":" + std::to_string(o.port) + "\r\n\r\n";
-        _thread = std::thread([this] { run(); });
+        _thread = std::thread([this] {
+            pthread_setname_np(pthread_self(), "status-probe");
+            run();
+        });
     }
     ~StatusProbe() { stop(); }
     /// Waits for the last request (the probe ends by itself at endMono).

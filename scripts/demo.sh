@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
 
-build=build/release
+build=build/demo  # not build/release: that one is the benchmarks', with them turned on
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DNR_BUILD_TESTS=OFF -DNR_BUILD_BENCHMARKS=OFF >/dev/null
 cmake --build "$build" -j "$(nproc)" --target nautilus-relay nautilus-relay-demo-feed
 

@@ -137,6 +137,53 @@ TEST(WsLimitsTest, StatusReportsTheBytesWaitingForAClientThatDoesNotReadUntilItL
         << relay.get("/status").body;
 }
 
+TEST(WsLimitsTest, PongsAndRepliesAClientDoesNotReadCannotGrowItsQueue)
+{
+    RedisServer redis;
+    RelayProcess relay(RelayProcess::defaults(
+        redis, {{"ws.queue_bytes", "65536"}, {"ws.max_messages_per_second", "0"}, {"ws.ping_interval_ms", "0"}}));
+    ASSERT_TRUE(relay.waitUntilConnected()) << relay.process().stderrText();
+
+    // 20 000 pings, 2.2 MB of pongs, while it reads nothing: of the pongs not yet written only
+    // the latest waits, and it answers the last ping.
+    WsClient pinger(relay.httpPort(), "/ws", {}, 4096);
+    ASSERT_TRUE(pinger.ok());
+    constexpr int kPings = 20000;
+    const auto pingPayload = [](int i) { return "p" + std::to_string(i) + std::string(100, 'x'); };
+    for (int i = 0; i < kPings; ++i) {
+        pinger.sendFrame(pingPayload(i), static_cast<int>(Poco::Net::WebSocket::FRAME_FLAG_FIN) | Poco::Net::WebSocket::FRAME_OP_PING);
+    }
+    int pongs = 0;
+    std::string lastPong;
+    while (auto f = pinger.receive(1s)) {
+        if (f->opcode != Poco::Net::WebSocket::FRAME_OP_PONG) {
+            continue;  // a status frame (the bus, with nothing written, turns stale after 15 s)
+        }
+        ++pongs;
+        lastPong = f->data;
+    }
+    EXPECT_GT(pongs, 0);
+    EXPECT_LT(pongs, kPings);
+    EXPECT_EQ(lastPong, pingPayload(kPings - 1));
+
+    // Requests whose 60 KB replies it does not read: closed (1008) once they pass ws.queue_bytes
+    // by 1 MiB (the sockets take some MB first), instead of queuing all 12 MB.
+    WsClient asker(relay.httpPort(), "/ws", {}, 4096);
+    ASSERT_TRUE(asker.ok());
+    const std::string ping = R"({"op":"ping","id":")" + std::string(60000, 'i') + R"("})";
+    for (int i = 0; i < 200; ++i) {
+        asker.sendText(ping);
+    }
+    EXPECT_TRUE(relay.process().waitForStderr(
+        "closed: send queue over ws.queue_bytes (65536) with replies and pongs the client does not read", 10s))
+        << relay.process().stderrText();
+    EXPECT_NE(relay.get("/metrics").body.find(R"(nautilus_relay_ws_dropped_clients_total{reason="unread_replies"} 1)"),
+              std::string::npos);
+    // (Its close frame waits behind what its 4 KB receive buffer still has to take: not read here.)
+    EXPECT_TRUE(relay.waitUntilStatus([](const JsonPtr& s) { return s->getObject("websocket")->getValue<int>("clients") == 1; }, 15s))
+        << relay.get("/status").body;  // the pinger stays
+}
+
 TEST(WsLimitsTest, ASlowClientOfMarketDataGetsTheLatestValuePerTopicAndIsToldHowManyItMissed)
 {
     RedisServer redis;

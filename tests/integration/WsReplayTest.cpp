@@ -175,11 +175,25 @@ TEST(WsReplayTest, TrimmedResetAndUnknownStreamsAreNotRecovered)
     EXPECT_EQ(got.front().second, 51);
     EXPECT_EQ(got.back().second, 100);
 
+    // An id given for this stream, after its last one: the stream was reset.
     WsClient reset(relay.httpPort());
-    const JsonPtr r2 = reset.subscribe(R"(["data.quotes.*"])", R"("from":"99999999999999-0")");
+    const JsonPtr r2 = reset.subscribe(R"(["data.quotes.*"])",
+                                       R"("from":{")" + kPrefix + R"(data.quotes.T":"99999999999999-0"})");
     ASSERT_TRUE(r2);
     EXPECT_FALSE(r2->getValue<bool>("recovered")) << jsonText(r2);
     EXPECT_NE(r2->getValue<std::string>("reason").find("reset"), std::string::npos);
+
+    // A "*" or single id is a point in time with one stream per topic (the browser example's
+    // "since"): a stream quiet since then has nothing after it, completely.
+    for (const std::string from : {R"("from":{"*":"99999999999999-0"})", R"("from":"99999999999999-0")"}) {
+        WsClient quiet(relay.httpPort());
+        const JsonPtr r4 = quiet.subscribe(R"(["data.quotes.*"])", from);
+        ASSERT_TRUE(r4) << from;
+        EXPECT_TRUE(r4->getValue<bool>("recovered")) << jsonText(r4);
+        const JsonPtr done = quiet.waitForOp("replayed");
+        ASSERT_TRUE(done) << from;
+        EXPECT_EQ(done->getValue<int>("count"), 0) << from;
+    }
 
     WsClient unknown(relay.httpPort());
     const JsonPtr r3 = unknown.subscribe(R"(["data.quotes.*"])", R"("from":{"some:other:key":"1-0"})");

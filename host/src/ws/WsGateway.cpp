@@ -53,6 +53,12 @@ constexpr std::int64_t kStuckCloseNs = 5'000 * kMsNs;
 constexpr std::size_t kMaxIov = 64;
 constexpr std::size_t kMaxWriteBytes = 256 * 1024;
 constexpr std::size_t kReadChunk = 16 * 1024;
+/// Read per wake-up from one client: a client that sends without pause waits for the next
+/// round (epoll is level-triggered) instead of holding its loop's other clients.
+constexpr int kReadChunksPerWake = 8;
+/// Replies, errors and pongs may pass ws.queue_bytes by this much (a queue full of market data
+/// still gets its reply); a client that lets more pile up is closed.
+constexpr std::size_t kControlMargin = 1024 * 1024;
 // Clients the routing thread queued messages for are handed to their loops at the end of each
 // bus batch, or after this many routed messages within a long one (bounds the added latency).
 constexpr unsigned kHandOffEvery = 64;
@@ -194,7 +200,10 @@ struct Client final : Subscriber, std::enable_shared_from_this<Client> {
         latest.erase(f.topic());
         latest.emplace(f.topic(), index);
     }
-    void closeForOverflowLocked();
+    /// Drops what waits (except frames a write points into), queues a close frame with code
+    /// and reason, counts the client as dropped (`counterReason`).
+    void closeForOverflowLocked(std::uint16_t code, const std::string& reason, const char* counterReason);
+    void closeForOverflowLocked();  ///< 1013: too slow for events that are never dropped
     void recordLagLocked(const OutFrame& f) { lagFrom.try_emplace(std::string(f.stream()), f.id); }
     void startCatchUpLocked(const FramePtr& dropped);
     /// One replay fewer; after the last, the live messages held meanwhile go out, in order,
@@ -203,8 +212,10 @@ struct Client final : Subscriber, std::enable_shared_from_this<Client> {
     void updateFiltersLocked();
     void scheduleLocked();
     bool watermarkSkipsLocked(const OutFrame& f);
-    /// Queues a control frame (reply, error, status): never conflated, never refused.
-    void sendControl(FramePtr frame);
+    /// Queues a control frame (reply, error, status, pong): never conflated. A client that
+    /// asks for more of them than it reads is closed (1008) once its queue passes
+    /// ws.queue_bytes + kControlMargin. Of pongs, only the latest waits (RFC 6455 5.5.3).
+    void sendControl(FramePtr frame, bool pong = false);
     /// Replay: waits for room, then queues. False when the client is gone.
     bool pushReplay(FramePtr frame);
 
@@ -277,6 +288,7 @@ struct Client final : Subscriber, std::enable_shared_from_this<Client> {
     std::int64_t closingSinceMono = 0;
     bool closed = false;
     std::uint64_t conflatedPending = 0;
+    std::optional<std::uint64_t> pongAt;  ///< absolute index of the pong still waiting, if any
     // Conflation index, built the first time the queue overflows: topic -> absolute index of
     // the latest queued frame of that topic. Keys point into the frames they index.
     bool indexed = false;
@@ -434,6 +446,19 @@ struct WsGateway::Impl {
     mutable std::mutex clientsMutex;
     std::unordered_map<std::uint64_t, std::shared_ptr<Client>> clients;
     std::atomic<std::size_t> clientCount{0};
+    /// Clients plus upgrades under way: ws.max_clients is checked and taken in one step, so
+    /// upgrades on several HTTP threads at once cannot pass it together.
+    std::atomic<std::size_t> admitted{0};
+    bool admit()
+    {
+        std::size_t n = admitted.load();
+        do {
+            if (n >= options.maxClients) {
+                return false;
+            }
+        } while (!admitted.compare_exchange_weak(n, n + 1));
+        return true;
+    }
 
     std::mutex replayMutex;
     std::condition_variable replayWake;
@@ -679,6 +704,14 @@ void Client::closeForOverflowLocked()
 {
     // Order, position and account events are never dropped silently: the client is closed and
     // resumes with "from".
+    closeForOverflowLocked(close_code::kTryAgainLater,
+                           "send queue over ws.queue_bytes (" + std::to_string(gw.options.queueBytes) +
+                               "): too slow for events that are never dropped; resume with from",
+                           "slow");
+}
+
+void Client::closeForOverflowLocked(std::uint16_t code, const std::string& reason, const char* counterReason)
+{
     const std::size_t keep = std::max<std::size_t>(pinned, headOffset > 0 ? 1 : 0);
     while (queue.size() > keep) {
         queue.pop_back();
@@ -691,14 +724,13 @@ void Client::closeForOverflowLocked()
     }
     latest.clear();
     indexed = false;
-    const std::string reason = "send queue over ws.queue_bytes (" + std::to_string(gw.options.queueBytes) +
-                               "): too slow for events that are never dropped; resume with from";
-    FramePtr close = closeFrame(close_code::kTryAgainLater, reason);
+    pongAt.reset();
+    FramePtr close = closeFrame(code, reason);
     queuedBytes += close->wireLength;
     queue.push_back(std::move(close));
     closing = true;
     closingSinceMono = monoNowNs();
-    gw.countDropped("slow");
+    gw.countDropped(counterReason);
     gw.log->warn("ws client {} ({}) closed: {}", id, peer, reason);
     scheduleLocked();
     room.notify_all();
@@ -718,11 +750,29 @@ void Client::scheduleLocked()
     scheduled = true;
 }
 
-void Client::sendControl(FramePtr frame)
+void Client::sendControl(FramePtr frame, bool pong)
 {
     std::lock_guard lock(m);
     if (closed || closing) {
         return;
+    }
+    const std::size_t firstFree = std::max<std::size_t>(pinned, headOffset > 0 ? 1 : 0);
+    if (pong && pongAt && *pongAt >= popped + firstFree && *pongAt < popped + queue.size()) {
+        // The earlier pong was not written yet: this one answers both.
+        FramePtr& slot = queue[static_cast<std::size_t>(*pongAt - popped)];
+        queuedBytes = queuedBytes - slot->wireLength + frame->wireLength;
+        slot = std::move(frame);
+        return;
+    }
+    if (!queue.empty() && queuedBytes + frame->wireLength > gw.options.queueBytes + kControlMargin) {
+        closeForOverflowLocked(close_code::kPolicyViolation,
+                               "send queue over ws.queue_bytes (" + std::to_string(gw.options.queueBytes) +
+                                   ") with replies and pongs the client does not read",
+                               "unread_replies");
+        return;
+    }
+    if (pong) {
+        pongAt = popped + queue.size();
     }
     queuedBytes += frame->wireLength;
     queue.push_back(std::move(frame));
@@ -763,7 +813,13 @@ Loop::Loop(WsGateway::Impl& gateway, int i) : gw(gateway), index(i)
     epfd = ::epoll_create1(EPOLL_CLOEXEC);
     evfd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (epfd < 0 || evfd < 0) {
-        throw std::runtime_error(std::string("ws: cannot create the event loop: ") + std::strerror(errno));
+        const int err = errno;
+        for (const int fd : {epfd, evfd}) {
+            if (fd >= 0) {
+                ::close(fd);  // the destructor does not run for a constructor that throws
+            }
+        }
+        throw std::runtime_error(std::string("ws: cannot create the event loop: ") + std::strerror(err));
     }
     epoll_event ev{};
     ev.events = EPOLLIN;
@@ -1286,7 +1342,7 @@ void Loop::afterDrain(Client& c, Client::Drain result, int error)
 
 void Loop::onReadable(Client& c)
 {
-    for (;;) {
+    for (int chunk = 0; chunk < kReadChunksPerWake; ++chunk) {
         const std::size_t old = c.rbuf.size();
         c.rbuf.resize(old + kReadChunk);
         const ssize_t n = ::recv(c.fd, c.rbuf.data() + old, kReadChunk, MSG_DONTWAIT);
@@ -1346,7 +1402,7 @@ void Loop::handleFrame(Client& c, const ClientFrame& frame)
     const std::string_view payload = frame.payload;
     switch (frame.op) {
     case Opcode::Ping:
-        c.sendControl(pongFrame(payload));
+        c.sendControl(pongFrame(payload), true);
         return;
     case Opcode::Pong:
         return;  // lastReceivedMono was updated by the read
@@ -1706,6 +1762,7 @@ void WsGateway::Impl::removeClient(std::uint64_t clientId)
     std::lock_guard lock(clientsMutex);
     if (clients.erase(clientId) != 0) {
         clientCount.fetch_sub(1, std::memory_order_relaxed);
+        admitted.fetch_sub(1);
     }
 }
 
@@ -1732,6 +1789,10 @@ namespace {
 struct StreamPlan {
     std::string key;
     StreamId from;
+    /// The client gave this id for this stream (or the relay reads one stream): an id after the
+    /// stream's last one means the stream was reset. A "*" or single id with one stream per
+    /// topic is a point in time instead: a quiet stream simply has nothing after it.
+    bool ownId = false;
     bool recovered = true;
     std::string reason;
 };
@@ -1784,7 +1845,7 @@ void checkHistory(RedisLink& link, StreamPlan& plan)
         }
         r.skipChildren(value);
     }
-    if (lastGenerated && plan.from > *lastGenerated) {
+    if (lastGenerated && plan.from > *lastGenerated && plan.ownId) {
         plan.recovered = false;
         plan.reason = "stream was reset: its last id " + lastGenerated->toString() + " is before from; replaying all of it";
         plan.from = StreamId{};
@@ -1896,7 +1957,7 @@ void WsGateway::Impl::runReplay(RedisLink& link, EntryDecoder& decoder, ReplayJo
                 unknown.push_back(key);
                 continue;
             }
-            plans.push_back(StreamPlan{key, from});
+            plans.push_back(StreamPlan{key, from, true});
         }
         if (job.fromAll) {
             for (const std::string& key : known) {
@@ -1914,7 +1975,7 @@ void WsGateway::Impl::runReplay(RedisLink& link, EntryDecoder& decoder, ReplayJo
                         continue;
                     }
                 }
-                plans.push_back(StreamPlan{key, *job.fromAll});
+                plans.push_back(StreamPlan{key, *job.fromAll, sources.perTopicPrefix.empty()});
             }
         }
         bool recovered = unknown.empty();
@@ -2117,14 +2178,16 @@ public:
             refuse(Poco::Net::HTTPResponse::HTTP_UNAUTHORIZED, "unauthorized", auth.reason);
             return;
         }
-        if (_gw.clientCount.load() >= _gw.options.maxClients) {
+        if (!_gw.admit()) {
             response.set("Retry-After", "5");
             refuse(Poco::Net::HTTPResponse::HTTP_SERVICE_UNAVAILABLE, "too_many_clients",
                    "too many WebSocket clients (ws.max_clients = " + std::to_string(_gw.options.maxClients) + ")");
             return;
         }
+        bool upgraded = false;  // from then on the client holds the slot; removeClient() frees it
         try {
             Poco::Net::WebSocket socket(request, response);  // answers 101 and detaches the socket
+            upgraded = true;
             _adopt(std::move(socket), request.clientAddress().toString(), std::move(auth));
         } catch (const Poco::Net::WebSocketException& e) {
             if (!response.sent()) {
@@ -2132,6 +2195,9 @@ public:
             }
         } catch (const std::exception& e) {
             _gw.log->error("ws upgrade from {} failed: {}", request.clientAddress().toString(), e.what());
+        }
+        if (!upgraded) {
+            _gw.admitted.fetch_sub(1);
         }
     }
 
@@ -2246,6 +2312,7 @@ void WsGateway::stop()
         std::lock_guard lock(gw.clientsMutex);
         gw.clients.clear();
         gw.clientCount.store(0);
+        gw.admitted.store(0);
     }
     // The loops themselves stay until the gateway is destroyed: a hand-off still running on the
     // routing thread (unsubscribed without waiting) may list clients with them.
