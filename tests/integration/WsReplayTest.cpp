@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <numeric>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -12,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include <Poco/JSON/Array.h>
+#include <Poco/Net/WebSocket.h>
 
 #include "support/ProcessRelay.h"
 #include "support/RedisServer.h"
@@ -39,6 +41,17 @@ std::string xaddSeq(const RedisServer& redis, const std::string& topic, int seq)
 {
     return redis.command({"XADD", kPrefix + topic, "*", "topic", topic, "type", "QuoteTick", "payload",
                           R"({"type":"QuoteTick","seq":)" + std::to_string(seq) + "}", "encoding", "Json"});
+}
+
+/// XADDs seq from..to of `type` on topic's stream in one EVAL, each padded by `padding` bytes.
+void xaddMany(const RedisServer& redis, const std::string& topic, const std::string& type, int from, int to,
+              std::size_t padding)
+{
+    redis.command({"EVAL",
+                   "for i = tonumber(ARGV[1]), tonumber(ARGV[2]) do redis.call('XADD', KEYS[1], '*', 'topic', ARGV[3], "
+                   "'type', ARGV[4], 'payload', '{\"type\":\"' .. ARGV[4] .. '\",\"seq\":' .. i .. ',\"pad\":\"' .. "
+                   "ARGV[5] .. '\"}', 'encoding', 'Json') end return 1",
+                   "1", kPrefix + topic, std::to_string(from), std::to_string(to), topic, type, std::string(padding, 'x')});
 }
 
 /// Reads messages until `count` arrived or timeout; returns (topic, seq) in arrival order.
@@ -200,6 +213,112 @@ TEST(WsReplayTest, TrimmedResetAndUnknownStreamsAreNotRecovered)
     ASSERT_TRUE(r3);
     EXPECT_FALSE(r3->getValue<bool>("recovered"));
     EXPECT_NE(r3->getValue<std::string>("reason").find("not a stream this relay reads"), std::string::npos);
+}
+
+TEST(WsReplayTest, LiveMessagesDroppedDuringAReplayAreReadAgainForEverySubscriptionOfTheClient)
+{
+    RedisServer redis;
+    RelayProcess relay(RelayProcess::defaults(redis, {{"ws.queue_bytes", "65536"}, {"ws.stall_timeout_ms", "60000"}}));
+    ASSERT_TRUE(relay.waitUntilConnected()) << relay.process().stderrText();
+    constexpr int kOrders = 3000;
+    constexpr int kPositions = 300;
+    xaddMany(redis, "events.order.S-001", "OrderFilled", 1, kOrders, 2000);  // 6 MB of history
+    ASSERT_TRUE(relay.waitUntilStatus(
+        [](const JsonPtr& s) { return s->getObject("bus")->getValue<int>("received") >= kOrders; }, 20s));
+
+    WsClient c(relay.httpPort(), "/ws", {}, 256 * 1024);
+    ASSERT_TRUE(c.subscribe(R"(["events.position.*"])"));  // live only
+    c.sendText(R"({"op":"subscribe","topics":["events.order.*"],"from":"0-0","id":7})");
+    // The replay now waits for this client to read (its sockets and 64 KB queue are full) ...
+    ASSERT_TRUE(relay.waitUntilStatus(
+        [](const JsonPtr& s) {
+            const auto ws = s->getObject("websocket");
+            return ws->getValue<int>("replays_running") == 1 && ws->getValue<std::int64_t>("max_client_queue_bytes") > 30000;
+        },
+        20s))
+        << relay.get("/status").body;
+    // ... while 300 KB of position events arrive: more than the 64 KB of live messages held
+    // during a replay, so they are dropped there and must be read again from Redis.
+    xaddMany(redis, "events.position.S-001", "PositionChanged", 1, kPositions, 1000);
+    ASSERT_TRUE(relay.waitUntilStatus(
+        [](const JsonPtr& s) { return s->getObject("bus")->getValue<int>("received") >= kOrders + kPositions; }, 20s));
+
+    std::vector<int> orders;
+    std::vector<int> positions;
+    const auto deadline = std::chrono::steady_clock::now() + 60s;
+    while ((orders.size() < kOrders || positions.size() < kPositions) && std::chrono::steady_clock::now() < deadline) {
+        const JsonPtr m = c.receiveJson(2s);
+        if (!m || m->getValue<std::string>("op") != "message") {
+            continue;
+        }
+        const int seq = m->getObject("payload")->getValue<int>("seq");
+        (m->getValue<std::string>("topic").starts_with("events.order.") ? orders : positions).push_back(seq);
+    }
+    std::vector<int> allOrders(kOrders);
+    std::iota(allOrders.begin(), allOrders.end(), 1);
+    std::vector<int> allPositions(kPositions);
+    std::iota(allPositions.begin(), allPositions.end(), 1);
+    EXPECT_EQ(orders, allOrders) << orders.size() << " orders";  // each once, in stream order
+    EXPECT_EQ(positions, allPositions) << positions.size() << " positions";
+}
+
+TEST(WsReplayTest, AClientThatFellBehindPastWhatRedisKeepsIsClosedToResumeAndNotSkippedSilently)
+{
+    RedisServer redis;
+    RelayProcess relay(RelayProcess::defaults(
+        redis, {{"ws.queue_bytes", "65536"}, {"ws.stall_timeout_ms", "60000"}, {"ws.replay_threads", "1"}}));
+    ASSERT_TRUE(relay.waitUntilConnected()) << relay.process().stderrText();
+    // The one replay thread is kept busy: a replay of 6 MB to a client that does not read yet.
+    xaddMany(redis, "data.quotes.X", "QuoteTick", 1, 3000, 2000);
+    ASSERT_TRUE(relay.waitUntilStatus(
+        [](const JsonPtr& s) { return s->getObject("bus")->getValue<int>("received") >= 3000; }, 20s));
+    WsClient busy(relay.httpPort(), "/ws", {}, 256 * 1024);
+    ASSERT_TRUE(busy.ok());
+    busy.sendText(R"({"op":"subscribe","topics":["data.quotes.*"],"from":"0-0"})");
+    ASSERT_TRUE(relay.waitUntilStatus(
+        [](const JsonPtr& s) { return s->getObject("websocket")->getValue<int>("replays_running") == 1; }, 20s));
+
+    // A live client of order events that does not read falls behind: its catch-up waits for
+    // the thread, and meanwhile the stream is trimmed past the first event it missed.
+    WsClient slow(relay.httpPort(), "/ws", {}, 256 * 1024);
+    ASSERT_TRUE(slow.subscribe(R"(["events.order.*"])"));
+    xaddMany(redis, "events.order.S-001", "OrderFilled", 1, 3000, 2000);
+    ASSERT_TRUE(relay.waitUntilStatus(
+        [](const JsonPtr& s) { return s->getObject("bus")->getValue<int>("received") >= 6000; }, 20s));
+    redis.command({"XTRIM", kPrefix + "events.order.S-001", "MAXLEN", "10"});
+
+    // The busy client reads: the thread is free, the catch-up finds the gap.
+    int quotes = 0;
+    while (quotes < 3000) {
+        const JsonPtr m = busy.receiveJson(5s);
+        ASSERT_TRUE(m) << quotes << " quotes";
+        quotes += m->getValue<std::string>("op") == "message" ? 1 : 0;
+    }
+    std::optional<test::WsFrameIn> close;
+    int orders = 0;
+    int last = 0;
+    bool inOrder = true;
+    while (auto f = slow.receive(10s)) {
+        if (f->opcode == Poco::Net::WebSocket::FRAME_OP_CLOSE) {
+            close = f;
+            break;
+        }
+        const JsonPtr m = test::parseJsonObject(f->data);
+        if (m->getValue<std::string>("op") == "message") {
+            const int seq = m->getObject("payload")->getValue<int>("seq");
+            inOrder = inOrder && seq == last + 1;
+            last = seq;
+            ++orders;
+        }
+    }
+    ASSERT_TRUE(close) << orders << " orders and no close; " << relay.process().stderrText();
+    EXPECT_EQ(close->closeCode(), 1013);
+    EXPECT_NE(close->data.find("Redis no longer has " + kPrefix + "events.order.S-001 from "), std::string::npos)
+        << close->data;
+    EXPECT_TRUE(inOrder) << "what it got before the close has no gap";
+    EXPECT_LT(orders, 3000);
+    EXPECT_NE(relay.get("/metrics").body.find(R"(nautilus_relay_ws_dropped_clients_total{reason="trimmed"} 1)"),
+              std::string::npos);
 }
 
 TEST(WsReplayTest, ABusReconnectSendsStatusFramesAndLosesNothing)

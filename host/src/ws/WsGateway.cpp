@@ -521,6 +521,10 @@ void Client::acceptLocked(FramePtr frame)
     if (closed || closing) {
         return;
     }
+    // Sent by a replay already (the bus reader can be behind Redis): neither held nor read again.
+    if ((!watermarks.empty() || floor) && watermarkSkipsLocked(*frame)) {
+        return;
+    }
     if (replaying > 0) {
         // Held until the replay reaches the live flow; if too much arrives meanwhile it is
         // dropped and the replay reads it again from Redis (everything is still there).
@@ -542,9 +546,6 @@ void Client::acceptLocked(FramePtr frame)
     }
     if (lagging) {
         recordLagLocked(*frame);  // the catch-up reads it from Redis, in order
-        return;
-    }
-    if ((!watermarks.empty() || floor) && watermarkSkipsLocked(*frame)) {
         return;
     }
     enqueueLocked(std::move(frame));
@@ -684,9 +685,12 @@ void Client::endReplayLocked()
     held.swap(liveBuffer);
     liveBytes = 0;
     for (auto& f : held) {
+        if (watermarkSkipsLocked(*f)) {
+            continue;  // the replay sent it
+        }
         if (lagging) {
             recordLagLocked(*f);  // fell behind again while draining: the next catch-up reads it
-        } else if (!watermarkSkipsLocked(*f)) {
+        } else {
             enqueueLocked(std::move(f));
         }
     }
@@ -1928,6 +1932,7 @@ void WsGateway::Impl::runReplay(RedisLink& link, EntryDecoder& decoder, ReplayJo
         link.connect();
     }
     std::vector<StreamPlan> plans;
+    std::map<std::string, StreamId, std::less<>> catchUpFirst;  // the first live message dropped, per stream
     if (job.catchUp) {
         // Everything this client did not get since it fell behind, from the first dropped
         // message of each stream on; live messages wait in its liveBuffer meanwhile.
@@ -1941,6 +1946,7 @@ void WsGateway::Impl::runReplay(RedisLink& link, EntryDecoder& decoder, ReplayJo
         c.liveDropping = false;
         for (const auto& [key, first] : c.lagFrom) {
             plans.push_back(StreamPlan{key, before(first)});
+            catchUpFirst.emplace(key, first);
         }
         c.lagFrom.clear();
         job.filters = c.filters;
@@ -2019,18 +2025,50 @@ void WsGateway::Impl::runReplay(RedisLink& link, EntryDecoder& decoder, ReplayJo
         c.sendControl(textFrame(withId(std::move(out), job.idJson)));
     }
 
-    std::map<std::string, StreamId, std::less<>> position;
+    // Per stream: where the next read starts, what it sends, and what it skips as sent already.
+    struct StreamRead {
+        StreamId pos;
+        std::vector<Filter> filters;
+        StreamId sentUpTo;                 ///< entries up to here matching sentFilters went out
+        std::vector<Filter> sentFilters;   ///< empty: nothing to skip
+        std::optional<StreamId> mustFind;  ///< a dropped live message: the read must come to it
+    };
+    std::map<std::string, StreamRead, std::less<>> reads;
     for (const StreamPlan& p : plans) {
-        position[p.key] = p.from;
+        reads[p.key] = StreamRead{p.from, job.filters, {}, {}, std::nullopt};
+    }
+    // Live messages dropped from `first` on (the client's queue or the held live flow was full):
+    // read that stream again from there, for every subscription of the client, not only the one
+    // replayed; what this replay sent already is skipped.
+    const auto readAgain = [&reads](const std::string& key, StreamId first, const std::vector<Filter>& all) {
+        auto [it, fresh] = reads.try_emplace(key);
+        StreamRead& r = it->second;
+        if (fresh) {
+            r.pos = before(first);
+        } else {
+            if (!r.filters.empty() && r.pos > r.sentUpTo) {
+                r.sentUpTo = r.pos;
+                r.sentFilters.insert(r.sentFilters.end(), r.filters.begin(), r.filters.end());
+            }
+            r.pos = std::min(r.pos, before(first));
+        }
+        r.filters = all;
+        if (!r.mustFind || first < *r.mustFind) {
+            r.mustFind = first;
+        }
+    };
+    for (const auto& [key, first] : catchUpFirst) {
+        reads[key].mustFind = first;
     }
     std::uint64_t count = 0;
     std::vector<FieldView> fields;
     const std::string batch = std::to_string(options.replayBatch);
+    std::string lost;  // a stream trimmed past the first live message the client missed
     for (;;) {
-        for (auto& [key, last] : position) {
+        for (auto& [key, rd] : reads) {
             for (;;) {
                 char buf[48];
-                const std::string start = "(" + std::string(last.format(buf));
+                const std::string start = "(" + std::string(rd.pos.format(buf));
                 link.begin(6).arg("XRANGE").arg(key).arg(start).arg("+").arg("COUNT").arg(batch);
                 link.send();
                 RespReader r = link.readReply();
@@ -2054,16 +2092,25 @@ void WsGateway::Impl::runReplay(RedisLink& link, EntryDecoder& decoder, ReplayJo
                     if (!entryId) {
                         continue;
                     }
-                    last = *entryId;
+                    rd.pos = *entryId;
+                    if (rd.mustFind && *entryId >= *rd.mustFind) {
+                        if (*entryId > *rd.mustFind && lost.empty()) {
+                            lost = key + " from " + rd.mustFind->toString();
+                        }
+                        rd.mustFind.reset();
+                    }
                     Message msg;
                     if (!decoder.decode(std::span<const FieldView>(fields.data(), fields.size()), msg)) {
                         continue;  // the live reader logs and counts rejected entries
+                    }
+                    if (*entryId <= rd.sentUpTo && anyMatches(rd.sentFilters, msg.topic, msg.type, msg.heartbeat)) {
+                        continue;  // this replay sent it before live messages were dropped
                     }
                     msg.stream = key;
                     msg.id = idV.str;
                     msg.streamId = *entryId;
                     msg.receivedNs = wallNowNs();
-                    if (!anyMatches(job.filters, msg.topic, msg.type, msg.heartbeat) ||
+                    if (!anyMatches(rd.filters, msg.topic, msg.type, msg.heartbeat) ||
                         (c.auth.restricted && !topicAllowed(c.auth.allowedTopics, msg.topic))) {
                         continue;
                     }
@@ -2078,6 +2125,10 @@ void WsGateway::Impl::runReplay(RedisLink& link, EntryDecoder& decoder, ReplayJo
                     break;
                 }
             }
+            if (rd.mustFind && lost.empty()) {
+                lost = key + " from " + rd.mustFind->toString();  // nothing left at or after it
+            }
+            rd.mustFind.reset();
         }
         // The seam. Live messages routed meanwhile wait in liveBuffer; those already sent are
         // skipped by id. Live messages dropped meanwhile (too many) are read in another pass.
@@ -2085,16 +2136,27 @@ void WsGateway::Impl::runReplay(RedisLink& link, EntryDecoder& decoder, ReplayJo
         if (c.closed || c.closing) {
             return;
         }
+        if (!lost.empty()) {
+            // Events are never dropped silently: the client resumes with "from" and is told
+            // there that the history is incomplete.
+            c.closeForOverflowLocked(close_code::kTryAgainLater,
+                                     "fell behind, and Redis no longer has " + lost +
+                                         " (trimmed): resume with from",
+                                     "trimmed");
+            return;
+        }
         if (!c.lagFrom.empty()) {
             for (const auto& [key, first] : c.lagFrom) {
-                position.try_emplace(key, before(first));  // a stream already read keeps its position
+                readAgain(key, first, c.filters);
             }
             c.lagFrom.clear();
             c.liveDropping = false;
             continue;
         }
-        for (const auto& [key, id] : position) {
-            c.watermarks[key] = Client::Watermark{id, job.filters};
+        for (const auto& [key, rd] : reads) {
+            std::vector<Filter> covered = rd.filters;
+            covered.insert(covered.end(), rd.sentFilters.begin(), rd.sentFilters.end());
+            c.watermarks[key] = Client::Watermark{rd.pos, std::move(covered)};
         }
         if (job.fromAll) {
             c.floor = Client::Watermark{*job.fromAll, job.filters};
