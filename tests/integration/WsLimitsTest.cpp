@@ -184,6 +184,33 @@ TEST(WsLimitsTest, PongsAndRepliesAClientDoesNotReadCannotGrowItsQueue)
         << relay.get("/status").body;  // the pinger stays
 }
 
+TEST(WsLimitsTest, CloseFramesAreCheckedAsRfc6455Says)
+{
+    RedisServer redis;
+    RelayProcess relay(RelayProcess::defaults(redis));
+    ASSERT_TRUE(relay.waitUntilConnected()) << relay.process().stderrText();
+    const auto closeWith = [&](const std::string& payload) {
+        WsClient c(relay.httpPort());
+        EXPECT_TRUE(c.ok());
+        c.sendFrame(payload, static_cast<int>(Poco::Net::WebSocket::FRAME_FLAG_FIN) | Poco::Net::WebSocket::FRAME_OP_CLOSE);
+        while (auto f = c.receive(5s)) {
+            if (f->opcode == Poco::Net::WebSocket::FRAME_OP_CLOSE) {
+                return std::make_pair(f->closeCode(), f->data.size() > 2 ? f->data.substr(2) : std::string());
+            }
+        }
+        return std::make_pair(-2, std::string("no close frame"));
+    };
+    const auto code = [](int c) { return std::string{static_cast<char>(c >> 8), static_cast<char>(c & 0xff)}; };
+    EXPECT_EQ(closeWith(code(1000)).first, 1000);  // echoed
+    EXPECT_EQ(closeWith(code(4000) + "bye").first, 4000);
+    EXPECT_EQ(closeWith("").first, 1000);
+    EXPECT_EQ(closeWith("x"), std::make_pair(1002, std::string("close frame with a 1-byte payload")));
+    for (const int bad : {999, 1004, 1005, 1006, 1015, 2000, 5000}) {
+        EXPECT_EQ(closeWith(code(bad)), std::make_pair(1002, "close code " + std::to_string(bad) + " may not be sent"));
+    }
+    EXPECT_EQ(closeWith(code(1000) + "\xff\xfe"), std::make_pair(1007, std::string("close reason is not valid UTF-8")));
+}
+
 TEST(WsLimitsTest, ASlowClientOfMarketDataGetsTheLatestValuePerTopicAndIsToldHowManyItMissed)
 {
     RedisServer redis;

@@ -91,6 +91,9 @@ ParseResult parseFrame(char* data, std::size_t size, std::size_t maxPayload, Cli
             return r;
         }
         length = 0;
+        if ((p[2] & 0x80) != 0) {
+            return fail(close_code::kProtocolError, "64-bit payload length with the most significant bit set");
+        }
         for (int i = 0; i < 8; ++i) {
             length = (length << 8) | p[2 + i];
         }

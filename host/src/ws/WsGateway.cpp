@@ -1411,14 +1411,30 @@ void Loop::handleFrame(Client& c, const ClientFrame& frame)
     case Opcode::Pong:
         return;  // lastReceivedMono was updated by the read
     case Opcode::Close: {
-        std::uint16_t code = close_code::kNormal;
+        std::uint16_t code = close_code::kNormal;  // the answer to a close without a code
+        if (payload.size() == 1) {
+            protocolClose(c, close_code::kProtocolError, "close frame with a 1-byte payload", "protocol");
+            return;
+        }
         if (payload.size() >= 2) {
             code = static_cast<std::uint16_t>((static_cast<unsigned char>(payload[0]) << 8) | static_cast<unsigned char>(payload[1]));
+            // RFC 6455 7.4 and IANA's registry: what a peer may put in a close frame.
+            const bool sendable = (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
+                                  (code >= 3000 && code <= 4999);
+            if (!sendable) {
+                protocolClose(c, close_code::kProtocolError, "close code " + std::to_string(code) + " may not be sent",
+                              "protocol");
+                return;
+            }
+            if (!isValidUtf8(payload.substr(2))) {
+                protocolClose(c, close_code::kInvalidData, "close reason is not valid UTF-8", "protocol");
+                return;
+            }
         }
         gw.log->info("ws client {} ({}) closed the connection ({})", c.id, c.peer, code);
         std::lock_guard lock(c.m);
         if (!c.closing && !c.closed) {
-            FramePtr reply = closeFrame(code < 1000 || code == 1005 || code == 1006 ? close_code::kNormal : code, "");
+            FramePtr reply = closeFrame(code, "");
             c.queuedBytes += reply->wireLength;
             c.queue.push_back(std::move(reply));
             c.closing = true;
@@ -1499,7 +1515,7 @@ void Loop::handleFrame(Client& c, const ClientFrame& frame)
 void Loop::handleText(Client& c, std::string_view text)
 {
     if (!isValidUtf8(text)) {
-        protocolClose(c, 1007, "text frame is not valid UTF-8", "protocol");
+        protocolClose(c, close_code::kInvalidData, "text frame is not valid UTF-8", "protocol");
         return;
     }
     ClientRequest req;
@@ -1632,7 +1648,7 @@ void Loop::protocolClose(Client& c, std::uint16_t code, std::string_view reason,
         c.queuedBytes += close->wireLength;
         c.queue.push_back(std::move(close));
         c.closing = true;
-            c.closingSinceMono = monoNowNs();
+        c.closingSinceMono = monoNowNs();
         c.scheduleLocked();
     }
     c.rbuf.clear();
