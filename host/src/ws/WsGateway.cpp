@@ -1567,34 +1567,39 @@ void Loop::handleSubscribe(Client& c, ClientRequest& req)
     if (req.hasFrom) {
         std::lock_guard lock(c.m);
         ++c.replaying;  // live messages wait for the replay from now on
-    }
-    for (const std::string& t : req.topics) {
-        auto it = c.subs.find(t);
-        if (it != c.subs.end()) {
-            if (sameStringSet(it->second.types, req.types)) {
-                continue;
-            }
-            gw.clientRouter.unsubscribe(it->second.routerId);
-            gw.subscriptions.fetch_sub(1, std::memory_order_relaxed);
-            c.subs.erase(it);
-        }
-        Client::Sub sub;
-        sub.types = req.types;
-        sub.routerId = gw.clientRouter.subscribe(t, req.types, &c);
-        gw.subscriptions.fetch_add(1, std::memory_order_relaxed);
-        c.subs.emplace(t, std::move(sub));
-    }
-    {
-        std::lock_guard lock(c.m);
-        c.updateFiltersLocked();
-    }
-    if (!req.hasFrom) {
+    } else {
+        // Before the routing thread can see the new patterns: messages follow the reply.
         std::string out;
         JsonWriter w(out);
         w.beginObject().field("op", "subscribed");
         writeTopicsAndTypes(w, req.topics, req.types);
         w.endObject();
         c.sendControl(textFrame(withId(std::move(out), req.idJson)));
+    }
+    for (const std::string& t : req.topics) {
+        auto it = c.subs.find(t);
+        if (it != c.subs.end() && sameStringSet(it->second.types, req.types)) {
+            continue;
+        }
+        // Other types for a pattern: the new subscription is in place before the old one goes,
+        // so nothing routed in between is missed (a message both match is delivered once).
+        Client::Sub sub;
+        sub.types = req.types;
+        sub.routerId = gw.clientRouter.subscribe(t, req.types, &c);
+        gw.subscriptions.fetch_add(1, std::memory_order_relaxed);
+        if (it != c.subs.end()) {
+            gw.clientRouter.unsubscribe(it->second.routerId);
+            gw.subscriptions.fetch_sub(1, std::memory_order_relaxed);
+            it->second = std::move(sub);
+        } else {
+            c.subs.emplace(t, std::move(sub));
+        }
+    }
+    {
+        std::lock_guard lock(c.m);
+        c.updateFiltersLocked();
+    }
+    if (!req.hasFrom) {
         return;
     }
     ReplayJob job;
