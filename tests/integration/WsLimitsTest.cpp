@@ -3,6 +3,7 @@
 // and every auth/origin failure gets its clear answer.
 #include <algorithm>
 #include <chrono>
+#include <numeric>
 #include <string>
 #include <thread>
 #include <vector>
@@ -258,6 +259,59 @@ TEST(WsLimitsTest, ASlowClientOfMarketDataGetsTheLatestValuePerTopicAndIsToldHow
     EXPECT_EQ(ws->getValue<std::uint64_t>("conflated") + static_cast<std::uint64_t>(frames),
               static_cast<std::uint64_t>(3 * kPerTopic));
     EXPECT_EQ(toldConflated, ws->getValue<std::uint64_t>("conflated"));
+}
+
+TEST(WsLimitsTest, ConflationKeepsStreamOrderWhenOneStreamCarriesSeveralTopics)
+{
+    RedisServer redis;
+    RelayProcess relay(RelayProcess::defaults(
+        redis, {{"bus.stream_per_topic", "false"}, {"ws.queue_bytes", "65536"}, {"ws.ping_interval_ms", "0"}}));
+    ASSERT_TRUE(relay.waitUntilConnected()) << relay.process().stderrText();
+    WsClient slow(relay.httpPort());  // reads nothing until everything was produced
+    ASSERT_TRUE(slow.subscribe(R"(["data.quotes.*","events.order.*"])"));
+    // One stream: 3 000 quotes of 5 KB (15 MB), an order event after every tenth.
+    constexpr int kQuotes = 3000;
+    redis.command({"EVAL",
+                   "local pad = string.rep('x', 5000) "
+                   "for i = 1, tonumber(ARGV[1]) do "
+                   "redis.call('XADD', KEYS[1], '*', 'topic', 'data.quotes.A', 'type', 'QuoteTick', 'payload', "
+                   "'{\"type\":\"QuoteTick\",\"seq\":' .. i .. ',\"pad\":\"' .. pad .. '\"}', 'encoding', 'Json') "
+                   "if i % 10 == 0 then redis.call('XADD', KEYS[1], '*', 'topic', 'events.order.S', 'type', "
+                   "'OrderFilled', 'payload', '{\"type\":\"OrderFilled\",\"seq\":' .. i / 10 .. '}', 'encoding', 'Json') end "
+                   "end return 1",
+                   "1", "trader-TRADER-001:stream", std::to_string(kQuotes)});
+    ASSERT_TRUE(relay.waitUntilStatus(
+        [](const JsonPtr& s) { return s->getObject("bus")->getValue<int>("received") >= kQuotes + kQuotes / 10; }, 30s));
+
+    std::string lastId;
+    std::vector<int> events;
+    int lastQuote = 0;
+    bool ordered = true;
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    while ((lastQuote < kQuotes || events.size() < kQuotes / 10) && std::chrono::steady_clock::now() < deadline) {
+        const JsonPtr m = slow.receiveJson(2s);
+        if (!m || m->getValue<std::string>("op") != "message") {
+            continue;
+        }
+        const std::string id = m->getValue<std::string>("id");
+        const auto parts = [](const std::string& v) {
+            return std::pair{std::stoull(v.substr(0, v.find('-'))), std::stoull(v.substr(v.find('-') + 1))};
+        };
+        ordered = ordered && (lastId.empty() || parts(id) > parts(lastId));
+        lastId = id;
+        const int seq = m->getObject("payload")->getValue<int>("seq");
+        if (m->getValue<std::string>("topic") == "events.order.S") {
+            events.push_back(seq);
+        } else {
+            lastQuote = seq;
+        }
+    }
+    EXPECT_TRUE(ordered) << "ids of the one stream only increase";
+    EXPECT_EQ(lastQuote, kQuotes);
+    std::vector<int> all(kQuotes / 10);
+    std::iota(all.begin(), all.end(), 1);
+    EXPECT_EQ(events, all);
+    EXPECT_GT(relay.status()->getObject("websocket")->getValue<std::uint64_t>("conflated"), 0u);
 }
 
 TEST(WsLimitsTest, ClientFrameAndSubscriptionLimitsAnswerClearly)

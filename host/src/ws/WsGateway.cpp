@@ -623,7 +623,12 @@ void Client::overflowLocked(FramePtr frame)
     if (frame->conflatable) {
         // The newest value of a topic replaces the one still waiting.
         auto it = latest.find(frame->topic());
-        if (it != latest.end() && it->second >= popped + firstFree) {
+        if (it != latest.end() && it->second >= popped + firstFree && gw.sources.perTopicPrefix.empty()) {
+            // A stream may carry several topics: in the older one's place the newest would pass
+            // messages of its stream queued after that place. It goes to the end instead.
+            evictLocked(static_cast<std::size_t>(it->second - popped));
+            conflate(1);
+        } else if (it != latest.end() && it->second >= popped + firstFree) {
             const std::size_t index = static_cast<std::size_t>(it->second - popped);
             FramePtr& slot = queue[index];
             queuedBytes = queuedBytes - slot->wireLength + size;
