@@ -321,6 +321,45 @@ TEST(WsReplayTest, AClientThatFellBehindPastWhatRedisKeepsIsClosedToResumeAndNot
               std::string::npos);
 }
 
+TEST(WsReplayTest, TwoReplaysOfOneClientRunOneAfterTheOtherInTheOrderAsked)
+{
+    RedisServer redis;
+    RelayProcess relay(RelayProcess::defaults(redis, {{"ws.replay_batch", "100"}}));
+    ASSERT_TRUE(relay.waitUntilConnected()) << relay.process().stderrText();
+    xaddMany(redis, "events.order.S-001", "OrderFilled", 1, 2000, 200);
+    xaddMany(redis, "events.position.S-001", "PositionChanged", 1, 2000, 200);
+    ASSERT_TRUE(relay.waitUntilStatus(
+        [](const JsonPtr& s) { return s->getObject("bus")->getValue<int>("received") >= 4000; }, 20s));
+
+    WsClient c(relay.httpPort());
+    c.sendText(R"({"op":"subscribe","topics":["events.order.*"],"from":"0-0","id":1})");
+    c.sendText(R"({"op":"subscribe","topics":["events.position.*"],"from":"0-0","id":2})");
+    // Each replay's frames between its subscribed and replayed, the second after the first:
+    // two threads replaying for one client at once would interleave them.
+    std::vector<std::string> sequence;  // "s1", "o" x 2000, "r1", "s2", "p" x 2000, "r2"
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    while ((sequence.empty() || sequence.back() != "r2") && std::chrono::steady_clock::now() < deadline) {
+        const JsonPtr m = c.receiveJson(2s);
+        if (!m) {
+            continue;
+        }
+        const std::string op = m->getValue<std::string>("op");
+        if (op == "message") {
+            sequence.push_back(m->getValue<std::string>("topic").starts_with("events.order.") ? "o" : "p");
+        } else if (op == "subscribed" || op == "replayed") {
+            sequence.push_back(op.substr(0, 1) + std::to_string(m->getValue<int>("id")));
+        }
+    }
+    std::vector<std::string> expected = {"s1"};
+    expected.insert(expected.end(), 2000, "o");
+    expected.push_back("r1");
+    expected.push_back("s2");
+    expected.insert(expected.end(), 2000, "p");
+    expected.push_back("r2");
+    ASSERT_EQ(sequence.size(), expected.size());
+    EXPECT_EQ(sequence, expected);
+}
+
 TEST(WsReplayTest, ABusReconnectSendsStatusFramesAndLosesNothing)
 {
     RedisServer redis;

@@ -17,6 +17,7 @@
 #include <optional>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <liburing.h>
 
@@ -391,11 +392,34 @@ struct WsGateway::Impl {
     void runReplay(RedisLink& link, EntryDecoder& decoder, ReplayJob& job);
     void removeClient(std::uint64_t id);
     void countDropped(const char* reason);
+    /// One replay or catch-up at a time per client, in the order asked: its next job waits
+    /// until the current one ends (a client holds at most one replay thread, and two jobs never
+    /// set its watermarks at once).
     void postReplay(ReplayJob job)
     {
         {
             std::lock_guard lock(replayMutex);
+            const Client* client = job.client.get();
+            if (!replayClients.insert(client).second) {
+                replayWaiting[client].push_back(std::move(job));
+                return;
+            }
             replayJobs.push_back(std::move(job));
+        }
+        replayWake.notify_one();
+    }
+    /// After a job of `client` ended: its next one, if any, is queued. Under replayMutex.
+    void replayEndedLocked(const Client* client)
+    {
+        auto it = replayWaiting.find(client);
+        if (it == replayWaiting.end()) {
+            replayClients.erase(client);
+            return;
+        }
+        replayJobs.push_back(std::move(it->second.front()));
+        it->second.pop_front();
+        if (it->second.empty()) {
+            replayWaiting.erase(it);
         }
         replayWake.notify_one();
     }
@@ -463,6 +487,8 @@ struct WsGateway::Impl {
     std::mutex replayMutex;
     std::condition_variable replayWake;
     std::deque<ReplayJob> replayJobs;
+    std::unordered_set<const Client*> replayClients;  ///< a job queued or running
+    std::unordered_map<const Client*, std::deque<ReplayJob>> replayWaiting;
     bool replayStop = false;
     std::vector<std::thread> replayThreads;
 
@@ -1933,8 +1959,10 @@ void WsGateway::Impl::replayWorker()
             }
         }
         replaying.fetch_sub(1, std::memory_order_relaxed);
+        const Client* client = job.client.get();
         job.client.reset();
         lock.lock();
+        replayEndedLocked(client);
     }
 }
 
@@ -2381,6 +2409,8 @@ void WsGateway::stop()
         std::lock_guard lock(gw.replayMutex);
         gw.replayStop = true;
         gw.replayJobs.clear();
+        gw.replayWaiting.clear();
+        gw.replayClients.clear();
     }
     gw.replayWake.notify_all();
     {
