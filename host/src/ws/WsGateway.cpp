@@ -2148,8 +2148,9 @@ void WsGateway::Impl::runReplay(RedisLink& link, EntryDecoder& decoder, ReplayJo
                     }
                     rd.pos = *entryId;
                     if (rd.mustFind && *entryId >= *rd.mustFind) {
-                        if (*entryId > *rd.mustFind && lost.empty()) {
+                        if (*entryId > *rd.mustFind) {
                             lost = key + " from " + rd.mustFind->toString();
+                            break;  // nothing after the gap goes out: the client is closed below
                         }
                         rd.mustFind.reset();
                     }
@@ -2175,7 +2176,7 @@ void WsGateway::Impl::runReplay(RedisLink& link, EntryDecoder& decoder, ReplayJo
                     replayed.fetch_add(1, std::memory_order_relaxed);
                     mReplayed.inc();
                 }
-                if (n < static_cast<std::size_t>(options.replayBatch)) {
+                if (!lost.empty() || n < static_cast<std::size_t>(options.replayBatch)) {
                     break;
                 }
             }
@@ -2183,6 +2184,9 @@ void WsGateway::Impl::runReplay(RedisLink& link, EntryDecoder& decoder, ReplayJo
                 lost = key + " from " + rd.mustFind->toString();  // nothing left at or after it
             }
             rd.mustFind.reset();
+            if (!lost.empty()) {
+                break;
+            }
         }
         // The seam. Live messages routed meanwhile wait in liveBuffer; those already sent are
         // skipped by id. Live messages dropped meanwhile (too many) are read in another pass.
