@@ -220,9 +220,10 @@ TEST(WsReplayTest, LiveMessagesDroppedDuringAReplayAreReadAgainForEverySubscript
     RedisServer redis;
     RelayProcess relay(RelayProcess::defaults(redis, {{"ws.queue_bytes", "65536"}, {"ws.stall_timeout_ms", "60000"}}));
     ASSERT_TRUE(relay.waitUntilConnected()) << relay.process().stderrText();
-    constexpr int kOrders = 3000;
+    constexpr int kOrders = 10000;
     constexpr int kPositions = 300;
-    xaddMany(redis, "events.order.S-001", "OrderFilled", 1, kOrders, 2000);  // 6 MB of history
+    // 20 MB of history: more than the sockets take (a 4 MB send buffer at most on Debian).
+    xaddMany(redis, "events.order.S-001", "OrderFilled", 1, kOrders, 2000);
     ASSERT_TRUE(relay.waitUntilStatus(
         [](const JsonPtr& s) { return s->getObject("bus")->getValue<int>("received") >= kOrders; }, 20s));
 
@@ -268,10 +269,11 @@ TEST(WsReplayTest, AClientThatFellBehindPastWhatRedisKeepsIsClosedToResumeAndNot
     RelayProcess relay(RelayProcess::defaults(
         redis, {{"ws.queue_bytes", "65536"}, {"ws.stall_timeout_ms", "60000"}, {"ws.replay_threads", "1"}}));
     ASSERT_TRUE(relay.waitUntilConnected()) << relay.process().stderrText();
-    // The one replay thread is kept busy: a replay of 6 MB to a client that does not read yet.
-    xaddMany(redis, "data.quotes.X", "QuoteTick", 1, 3000, 2000);
+    // The one replay thread is kept busy: a replay of 20 MB to a client that does not read yet.
+    constexpr int kEach = 10000;
+    xaddMany(redis, "data.quotes.X", "QuoteTick", 1, kEach, 2000);
     ASSERT_TRUE(relay.waitUntilStatus(
-        [](const JsonPtr& s) { return s->getObject("bus")->getValue<int>("received") >= 3000; }, 20s));
+        [](const JsonPtr& s) { return s->getObject("bus")->getValue<int>("received") >= kEach; }, 20s));
     WsClient busy(relay.httpPort(), "/ws", {}, 256 * 1024);
     ASSERT_TRUE(busy.ok());
     busy.sendText(R"({"op":"subscribe","topics":["data.quotes.*"],"from":"0-0"})");
@@ -282,14 +284,14 @@ TEST(WsReplayTest, AClientThatFellBehindPastWhatRedisKeepsIsClosedToResumeAndNot
     // the thread, and meanwhile the stream is trimmed past the first event it missed.
     WsClient slow(relay.httpPort(), "/ws", {}, 256 * 1024);
     ASSERT_TRUE(slow.subscribe(R"(["events.order.*"])"));
-    xaddMany(redis, "events.order.S-001", "OrderFilled", 1, 3000, 2000);
+    xaddMany(redis, "events.order.S-001", "OrderFilled", 1, kEach, 2000);
     ASSERT_TRUE(relay.waitUntilStatus(
-        [](const JsonPtr& s) { return s->getObject("bus")->getValue<int>("received") >= 6000; }, 20s));
+        [](const JsonPtr& s) { return s->getObject("bus")->getValue<int>("received") >= 2 * kEach; }, 20s));
     redis.command({"XTRIM", kPrefix + "events.order.S-001", "MAXLEN", "10"});
 
     // The busy client reads: the thread is free, the catch-up finds the gap.
     int quotes = 0;
-    while (quotes < 3000) {
+    while (quotes < kEach) {
         const JsonPtr m = busy.receiveJson(5s);
         ASSERT_TRUE(m) << quotes << " quotes";
         quotes += m->getValue<std::string>("op") == "message" ? 1 : 0;
@@ -316,7 +318,7 @@ TEST(WsReplayTest, AClientThatFellBehindPastWhatRedisKeepsIsClosedToResumeAndNot
     EXPECT_NE(close->data.find("Redis no longer has " + kPrefix + "events.order.S-001 from "), std::string::npos)
         << close->data;
     EXPECT_TRUE(inOrder) << "what it got before the close has no gap";
-    EXPECT_LT(orders, 3000);
+    EXPECT_LT(orders, kEach);
     EXPECT_NE(relay.get("/metrics").body.find(R"(nautilus_relay_ws_dropped_clients_total{reason="trimmed"} 1)"),
               std::string::npos);
 }
@@ -324,40 +326,71 @@ TEST(WsReplayTest, AClientThatFellBehindPastWhatRedisKeepsIsClosedToResumeAndNot
 TEST(WsReplayTest, TwoReplaysOfOneClientRunOneAfterTheOtherInTheOrderAsked)
 {
     RedisServer redis;
-    RelayProcess relay(RelayProcess::defaults(redis, {{"ws.replay_batch", "100"}}));
+    // A 1 MiB queue: the live orders below are held during the replays, not dropped and re-read.
+    RelayProcess relay(RelayProcess::defaults(redis, {{"ws.queue_bytes", "1048576"}, {"ws.stall_timeout_ms", "60000"}}));
     ASSERT_TRUE(relay.waitUntilConnected()) << relay.process().stderrText();
-    xaddMany(redis, "events.order.S-001", "OrderFilled", 1, 2000, 200);
-    xaddMany(redis, "events.position.S-001", "PositionChanged", 1, 2000, 200);
+    // 20 MB each: each replay waits for the client to read (more than the sockets take).
+    constexpr int kOrders = 10000;
+    constexpr int kPositions = 10000;
+    xaddMany(redis, "events.order.S-001", "OrderFilled", 1, kOrders, 2000);
+    xaddMany(redis, "events.position.S-001", "PositionChanged", 1, kPositions, 2000);
     ASSERT_TRUE(relay.waitUntilStatus(
-        [](const JsonPtr& s) { return s->getObject("bus")->getValue<int>("received") >= 4000; }, 20s));
+        [](const JsonPtr& s) { return s->getObject("bus")->getValue<int>("received") >= kOrders + kPositions; }, 20s));
 
-    WsClient c(relay.httpPort());
+    WsClient c(relay.httpPort(), "/ws", {}, 256 * 1024);
     c.sendText(R"({"op":"subscribe","topics":["events.order.*"],"from":"0-0","id":1})");
     c.sendText(R"({"op":"subscribe","topics":["events.position.*"],"from":"0-0","id":2})");
-    // Each replay's frames between its subscribed and replayed, the second after the first:
-    // two threads replaying for one client at once would interleave them.
-    std::vector<std::string> sequence;  // "s1", "o" x 2000, "r1", "s2", "p" x 2000, "r2"
-    const auto deadline = std::chrono::steady_clock::now() + 30s;
-    while ((sequence.empty() || sequence.back() != "r2") && std::chrono::steady_clock::now() < deadline) {
+    // Live orders while the first replay waits for the client: it sends them (they are in Redis
+    // before it reads to the end), and their live copies wait for both replays.
+    xaddMany(redis, "events.order.S-001", "OrderFilled", kOrders + 1, kOrders + 200, 200);
+    ASSERT_TRUE(relay.waitUntilStatus(
+        [](const JsonPtr& s) { return s->getObject("bus")->getValue<int>("received") >= kOrders + 200 + kPositions; },
+        20s));
+    // Each replay's frames between its subscribed and replayed, the second after the first (two
+    // threads replaying for one client at once would interleave them); every order once.
+    std::vector<std::string> markers;
+    std::vector<int> orders;
+    std::vector<int> positions;
+    std::size_t positionsBeforeS2 = 0;
+    bool moreSent = false;
+    const auto deadline = std::chrono::steady_clock::now() + 60s;
+    while ((orders.size() < kOrders + 300 || markers.size() < 4) && std::chrono::steady_clock::now() < deadline) {
+        if (markers.size() == 3 && !moreSent) {
+            // While the second replay runs (it waits for this client), orders newer than all the
+            // first one sent: they must not lift what it sent from the held live flow.
+            xaddMany(redis, "events.order.S-001", "OrderFilled", kOrders + 201, kOrders + 300, 200);
+            ASSERT_TRUE(relay.waitUntilStatus(
+                [](const JsonPtr& s) {
+                    return s->getObject("bus")->getValue<int>("received") >= kOrders + 300 + kPositions;
+                },
+                20s));
+            moreSent = true;
+        }
         const JsonPtr m = c.receiveJson(2s);
         if (!m) {
             continue;
         }
         const std::string op = m->getValue<std::string>("op");
         if (op == "message") {
-            sequence.push_back(m->getValue<std::string>("topic").starts_with("events.order.") ? "o" : "p");
+            const int seq = m->getObject("payload")->getValue<int>("seq");
+            if (m->getValue<std::string>("topic").starts_with("events.order.")) {
+                orders.push_back(seq);
+            } else {
+                positions.push_back(seq);
+                positionsBeforeS2 += markers.size() < 3 ? 1 : 0;
+            }
         } else if (op == "subscribed" || op == "replayed") {
-            sequence.push_back(op.substr(0, 1) + std::to_string(m->getValue<int>("id")));
+            markers.push_back(op.substr(0, 1) + std::to_string(m->getValue<int>("id")));
         }
     }
-    std::vector<std::string> expected = {"s1"};
-    expected.insert(expected.end(), 2000, "o");
-    expected.push_back("r1");
-    expected.push_back("s2");
-    expected.insert(expected.end(), 2000, "p");
-    expected.push_back("r2");
-    ASSERT_EQ(sequence.size(), expected.size());
-    EXPECT_EQ(sequence, expected);
+    EXPECT_EQ(markers, (std::vector<std::string>{"s1", "r1", "s2", "r2"}));
+    EXPECT_EQ(positionsBeforeS2, 0u);
+    std::vector<int> allOrders(kOrders + 300);
+    std::iota(allOrders.begin(), allOrders.end(), 1);
+    std::vector<int> allPositions(kPositions);
+    std::iota(allPositions.begin(), allPositions.end(), 1);
+    EXPECT_EQ(orders, allOrders) << orders.size() << " orders";
+    EXPECT_EQ(positions, allPositions) << positions.size() << " positions";
 }
 
 TEST(WsReplayTest, ABusReconnectSendsStatusFramesAndLosesNothing)

@@ -214,9 +214,14 @@ struct Client final : Subscriber, std::enable_shared_from_this<Client> {
     void scheduleLocked();
     bool watermarkSkipsLocked(const OutFrame& f);
     /// Queues a control frame (reply, error, status, pong): never conflated. A client that
-    /// asks for more of them than it reads is closed (1008) once its queue passes
+    /// asks for more answers than it reads is closed (1008) once its queue passes
     /// ws.queue_bytes + kControlMargin. Of pongs, only the latest waits (RFC 6455 5.5.3).
-    void sendControl(FramePtr frame, bool pong = false);
+    enum class ControlKind {
+        Answer,  ///< a reply, error or result the client asked for: bounded as above
+        Pong,    ///< only the latest waits
+        Relay,   ///< the relay's own (keepalive ping, status): never refused
+    };
+    void sendControl(FramePtr frame, ControlKind kind = ControlKind::Answer);
     /// Replay: waits for room, then queues. False when the client is gone.
     bool pushReplay(FramePtr frame);
 
@@ -646,6 +651,7 @@ void Client::overflowLocked(FramePtr frame)
         gw.conflated.fetch_add(n, std::memory_order_relaxed);
         gw.mConflated.inc(n);
     };
+    bool replacedOlder = false;  // the older value of this topic was dropped for this one
     if (frame->conflatable) {
         // The newest value of a topic replaces the one still waiting.
         auto it = latest.find(frame->topic());
@@ -654,6 +660,7 @@ void Client::overflowLocked(FramePtr frame)
             // messages of its stream queued after that place. It goes to the end instead.
             evictLocked(static_cast<std::size_t>(it->second - popped));
             conflate(1);
+            replacedOlder = true;
         } else if (it != latest.end() && it->second >= popped + firstFree) {
             const std::size_t index = static_cast<std::size_t>(it->second - popped);
             FramePtr& slot = queue[index];
@@ -675,7 +682,7 @@ void Client::overflowLocked(FramePtr frame)
         }
     }
     evictScan = popped + i;
-    if (queuedBytes + size <= limit) {
+    if (queuedBytes + size <= limit || replacedOlder) {  // the newest value always stays
         if (frame->conflatable) {
             indexLocked(*frame, popped + queue.size());
         }
@@ -710,6 +717,18 @@ void Client::endReplayLocked()
 {
     replaying -= 1;
     if (replaying > 0) {
+        // The client's next replay starts now: what this one sent leaves the held live flow
+        // while its watermarks still stand (a live message past them would lift them).
+        std::deque<FramePtr> keep;
+        std::size_t keepBytes = 0;
+        for (auto& f : liveBuffer) {
+            if (!watermarkSkipsLocked(*f)) {
+                keepBytes += f->wireLength;
+                keep.push_back(std::move(f));
+            }
+        }
+        liveBuffer.swap(keep);
+        liveBytes = keepBytes;
         return;
     }
     std::deque<FramePtr> held;
@@ -785,8 +804,9 @@ void Client::scheduleLocked()
     scheduled = true;
 }
 
-void Client::sendControl(FramePtr frame, bool pong)
+void Client::sendControl(FramePtr frame, ControlKind kind)
 {
+    const bool pong = kind == ControlKind::Pong;
     std::lock_guard lock(m);
     if (closed || closing) {
         return;
@@ -799,7 +819,8 @@ void Client::sendControl(FramePtr frame, bool pong)
         slot = std::move(frame);
         return;
     }
-    if (!queue.empty() && queuedBytes + frame->wireLength > gw.options.queueBytes + kControlMargin) {
+    if (kind != ControlKind::Relay && !queue.empty() &&
+        queuedBytes + frame->wireLength > gw.options.queueBytes + kControlMargin) {
         closeForOverflowLocked(close_code::kPolicyViolation,
                                "send queue over ws.queue_bytes (" + std::to_string(gw.options.queueBytes) +
                                    ") with replies and pongs the client does not read",
@@ -1437,7 +1458,7 @@ void Loop::handleFrame(Client& c, const ClientFrame& frame)
     const std::string_view payload = frame.payload;
     switch (frame.op) {
     case Opcode::Ping:
-        c.sendControl(pongFrame(payload), true);
+        c.sendControl(pongFrame(payload), Client::ControlKind::Pong);
         return;
     case Opcode::Pong:
         return;  // lastReceivedMono was updated by the read
@@ -1769,7 +1790,7 @@ void Loop::housekeeping(std::int64_t now)
                 closeNow(c);
             } else if (quiet > interval && !c.pingOutstanding) {
                 c.pingOutstanding = true;
-                c.sendControl(pingFrame());
+                c.sendControl(pingFrame(), Client::ControlKind::Relay);
             }
         }
         if (c.dead) {
@@ -1833,7 +1854,7 @@ void WsGateway::Impl::broadcast(const FramePtr& frame)
         }
     }
     for (auto& c : all) {
-        c->sendControl(frame);
+        c->sendControl(frame, Client::ControlKind::Relay);
     }
 }
 
@@ -2091,28 +2112,45 @@ void WsGateway::Impl::runReplay(RedisLink& link, EntryDecoder& decoder, ReplayJo
     for (const StreamPlan& p : plans) {
         reads[p.key] = StreamRead{p.from, job.filters, {}, {}, std::nullopt};
     }
+    // Where a dropped live message must still be found in Redis: streams the bus reads (not
+    // what plugins publish, which lives on the bus only), except market data the client could
+    // have been conflated on anyway.
+    std::vector<std::string> busStreams;
+    for (const StreamStatus& st : sources.bus().streams) {
+        busStreams.push_back(st.key);
+    }
+    const auto mustBeFound = [&](std::string_view key) {
+        if (std::find(busStreams.begin(), busStreams.end(), key) == busStreams.end()) {
+            return false;
+        }
+        const std::string_view prefix = sources.perTopicPrefix;
+        return !(options.conflateMarketData && !prefix.empty() && key.starts_with(prefix) &&
+                 key.substr(prefix.size()).starts_with("data."));
+    };
     // Live messages dropped from `first` on (the client's queue or the held live flow was full):
     // read that stream again from there, for every subscription of the client, not only the one
     // replayed; what this replay sent already is skipped.
-    const auto readAgain = [&reads](const std::string& key, StreamId first, const std::vector<Filter>& all) {
+    const auto readAgain = [&reads, &mustBeFound](const std::string& key, StreamId first, const std::vector<Filter>& all) {
         auto [it, fresh] = reads.try_emplace(key);
         StreamRead& r = it->second;
         if (fresh) {
             r.pos = before(first);
         } else {
-            if (!r.filters.empty() && r.pos > r.sentUpTo) {
-                r.sentUpTo = r.pos;
+            if (!r.filters.empty()) {
+                r.sentUpTo = std::max(r.sentUpTo, r.pos);
                 r.sentFilters.insert(r.sentFilters.end(), r.filters.begin(), r.filters.end());
             }
             r.pos = std::min(r.pos, before(first));
         }
         r.filters = all;
-        if (!r.mustFind || first < *r.mustFind) {
+        if (mustBeFound(key) && (!r.mustFind || first < *r.mustFind)) {
             r.mustFind = first;
         }
     };
     for (const auto& [key, first] : catchUpFirst) {
-        reads[key].mustFind = first;
+        if (mustBeFound(key)) {
+            reads[key].mustFind = first;
+        }
     }
     std::uint64_t count = 0;
     std::vector<FieldView> fields;
@@ -2204,8 +2242,21 @@ void WsGateway::Impl::runReplay(RedisLink& link, EntryDecoder& decoder, ReplayJo
             return;
         }
         if (!c.lagFrom.empty()) {
+            // Every subscription of the client but those whose own replay is still to come
+            // (that replay sends their messages, after its "subscribed").
+            std::vector<Filter> all = c.filters;
+            {
+                std::lock_guard waiting(replayMutex);
+                if (auto it = replayWaiting.find(&c); it != replayWaiting.end()) {
+                    for (const ReplayJob& later : it->second) {
+                        for (const Filter& f : later.filters) {
+                            std::erase_if(all, [&](const Filter& g) { return g.pattern == f.pattern; });
+                        }
+                    }
+                }
+            }
             for (const auto& [key, first] : c.lagFrom) {
-                readAgain(key, first, c.filters);
+                readAgain(key, first, all);
             }
             c.lagFrom.clear();
             c.liveDropping = false;
@@ -2304,7 +2355,7 @@ public:
                    "too many WebSocket clients (ws.max_clients = " + std::to_string(_gw.options.maxClients) + ")");
             return;
         }
-        bool upgraded = false;  // from then on the client holds the slot; removeClient() frees it
+        bool upgraded = false;  // from then on _adopt gives the slot back, or removeClient() does
         try {
             Poco::Net::WebSocket socket(request, response);  // answers 101 and detaches the socket
             upgraded = true;
@@ -2432,9 +2483,9 @@ void WsGateway::stop()
     }
     {
         std::lock_guard lock(gw.clientsMutex);
+        gw.admitted.fetch_sub(gw.clients.size());  // upgrades under way give theirs back themselves
         gw.clients.clear();
         gw.clientCount.store(0);
-        gw.admitted.store(0);
     }
     // The loops themselves stay until the gateway is destroyed: a hand-off still running on the
     // routing thread (unsubscribed without waiting) may list clients with them.
@@ -2444,19 +2495,30 @@ Poco::Net::HTTPRequestHandler* WsGateway::createHandler(const Poco::Net::HTTPSer
 {
     Impl& gw = *_impl;
     return new UpgradeHandler(gw, [&gw](Poco::Net::WebSocket socket, std::string peer, AuthResult auth) {
-        socket.setBlocking(false);
-        socket.setNoDelay(true);
+        // Holds the ws.max_clients slot the handler took: given back here if the client never
+        // gets listed, else by removeClient().
+        std::shared_ptr<Client> client;
         const std::uint64_t id = gw.nextClientId.fetch_add(1);
         Loop& loop = *gw.loops[gw.nextLoop.fetch_add(1) % gw.loops.size()];
-        auto client = std::make_shared<Client>(gw, loop, std::move(socket), id, std::move(peer), std::move(auth));
-        {
+        try {
+            socket.setBlocking(false);
+            socket.setNoDelay(true);
+            client = std::make_shared<Client>(gw, loop, std::move(socket), id, std::move(peer), std::move(auth));
             std::lock_guard lock(gw.clientsMutex);
             gw.clients.emplace(id, client);
             gw.clientCount.fetch_add(1);
+        } catch (...) {
+            gw.admitted.fetch_sub(1);
+            throw;
         }
         gw.log->info("ws client {} connected from {}{}", id, client->peer,
                      client->auth.subject.empty() ? "" : " (" + client->auth.subject + ")");
-        loop.add(std::move(client));
+        try {
+            loop.add(client);
+        } catch (...) {
+            gw.removeClient(id);
+            throw;
+        }
     });
 }
 
