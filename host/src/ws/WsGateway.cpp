@@ -205,6 +205,8 @@ struct Client final : Subscriber, std::enable_shared_from_this<Client> {
     /// and reason, counts the client as dropped (`counterReason`).
     void closeForOverflowLocked(std::uint16_t code, const std::string& reason, const char* counterReason);
     void closeForOverflowLocked();  ///< 1013: too slow for events that are never dropped
+    /// Queue entries before this one are in a write under way: never replaced or dropped.
+    std::size_t firstFreeLocked() const { return std::max<std::size_t>(pinned, headOffset > 0 ? 1 : 0); }
     void recordLagLocked(const OutFrame& f) { lagFrom.try_emplace(std::string(f.stream()), f.id); }
     void startCatchUpLocked(const FramePtr& dropped);
     /// One replay fewer; after the last, the live messages held meanwhile go out, in order,
@@ -642,7 +644,7 @@ void Client::overflowLocked(FramePtr frame)
 {
     const std::size_t limit = gw.options.queueBytes;
     const std::size_t size = frame->wireLength;
-    const std::size_t firstFree = std::max<std::size_t>(pinned, headOffset > 0 ? 1 : 0);
+    const std::size_t firstFree = firstFreeLocked();
     if (!indexed) {
         buildIndexLocked();
     }
@@ -655,22 +657,24 @@ void Client::overflowLocked(FramePtr frame)
     if (frame->conflatable) {
         // The newest value of a topic replaces the one still waiting.
         auto it = latest.find(frame->topic());
-        if (it != latest.end() && it->second >= popped + firstFree && gw.sources.perTopicPrefix.empty()) {
-            // A stream may carry several topics: in the older one's place the newest would pass
-            // messages of its stream queued after that place. It goes to the end instead.
-            evictLocked(static_cast<std::size_t>(it->second - popped));
-            conflate(1);
-            replacedOlder = true;
-        } else if (it != latest.end() && it->second >= popped + firstFree) {
+        if (it != latest.end() && it->second >= popped + firstFree) {
             const std::size_t index = static_cast<std::size_t>(it->second - popped);
-            FramePtr& slot = queue[index];
-            queuedBytes = queuedBytes - slot->wireLength + size;
-            conflatedPending += slot->conflatedTold;
-            latest.erase(it);
-            slot = std::move(frame);
-            latest.emplace(slot->topic(), popped + index);
-            conflate(1);
-            return;
+            if (gw.sources.perTopicPrefix.empty()) {
+                // A stream may carry several topics: in the older one's place the newest would
+                // pass messages of its stream queued after that place. It goes to the end instead.
+                evictLocked(index);
+                conflate(1);
+                replacedOlder = true;
+            } else {
+                FramePtr& slot = queue[index];
+                queuedBytes = queuedBytes - slot->wireLength + size;
+                conflatedPending += slot->conflatedTold;
+                latest.erase(it);
+                slot = std::move(frame);
+                latest.emplace(slot->topic(), popped + index);
+                conflate(1);
+                return;
+            }
         }
     }
     // Make room by dropping the oldest market data still waiting.
@@ -766,7 +770,7 @@ void Client::closeForOverflowLocked()
 
 void Client::closeForOverflowLocked(std::uint16_t code, const std::string& reason, const char* counterReason)
 {
-    const std::size_t keep = std::max<std::size_t>(pinned, headOffset > 0 ? 1 : 0);
+    const std::size_t keep = firstFreeLocked();
     while (queue.size() > keep) {
         queue.pop_back();
     }
@@ -811,7 +815,7 @@ void Client::sendControl(FramePtr frame, ControlKind kind)
     if (closed || closing) {
         return;
     }
-    const std::size_t firstFree = std::max<std::size_t>(pinned, headOffset > 0 ? 1 : 0);
+    const std::size_t firstFree = firstFreeLocked();
     if (pong && pongAt && *pongAt >= popped + firstFree && *pongAt < popped + queue.size()) {
         // The earlier pong was not written yet: this one answers both.
         FramePtr& slot = queue[static_cast<std::size_t>(*pongAt - popped)];
@@ -2006,6 +2010,12 @@ void WsGateway::Impl::runReplay(RedisLink& link, EntryDecoder& decoder, ReplayJo
     if (!link.isOpen()) {
         link.connect();
     }
+    // The streams this relay reads: a replay reads no other keys, and only these must still
+    // hold a live message the client missed.
+    std::vector<std::string> busStreams;
+    for (const StreamStatus& st : sources.bus().streams) {
+        busStreams.push_back(st.key);
+    }
     std::vector<StreamPlan> plans;
     std::map<std::string, StreamId, std::less<>> catchUpFirst;  // the first live message dropped, per stream
     if (job.catchUp) {
@@ -2028,10 +2038,7 @@ void WsGateway::Impl::runReplay(RedisLink& link, EntryDecoder& decoder, ReplayJo
         log->info("ws client {} ({}) fell behind on {} stream(s); catching up from Redis", c.id, c.peer, plans.size());
     } else {
         // Which streams: the ones this relay reads (never arbitrary keys), narrowed by "from".
-        std::vector<std::string> known;
-        for (const StreamStatus& st : sources.bus().streams) {
-            known.push_back(st.key);
-        }
+        const std::vector<std::string>& known = busStreams;
         std::vector<std::string> unknown;
         for (const auto& [key, from] : job.fromByStream) {
             if (std::find(known.begin(), known.end(), key) == known.end()) {
@@ -2115,10 +2122,6 @@ void WsGateway::Impl::runReplay(RedisLink& link, EntryDecoder& decoder, ReplayJo
     // Where a dropped live message must still be found in Redis: streams the bus reads (not
     // what plugins publish, which lives on the bus only), except market data the client could
     // have been conflated on anyway.
-    std::vector<std::string> busStreams;
-    for (const StreamStatus& st : sources.bus().streams) {
-        busStreams.push_back(st.key);
-    }
     const auto mustBeFound = [&](std::string_view key) {
         if (std::find(busStreams.begin(), busStreams.end(), key) == busStreams.end()) {
             return false;
