@@ -227,8 +227,7 @@ TEST(WsLimitsTest, ASlowClientOfMarketDataGetsTheLatestValuePerTopicAndIsToldHow
             xadd(redis, t, "QuoteTick", i, 5'000);
         }
     }
-    ASSERT_TRUE(relay.waitUntilStatus(
-        [](const JsonPtr& s) { return s->getObject("bus")->getValue<int>("received") >= 3 * kPerTopic; }, 30s));
+    ASSERT_TRUE(relay.waitUntilReceived(3 * kPerTopic, 30s));
     std::map<std::string, int> last;
     std::uint64_t toldConflated = 0;
     int frames = 0;
@@ -280,8 +279,7 @@ TEST(WsLimitsTest, ConflationKeepsStreamOrderWhenOneStreamCarriesSeveralTopics)
                    "'OrderFilled', 'payload', '{\"type\":\"OrderFilled\",\"seq\":' .. i / 10 .. '}', 'encoding', 'Json') end "
                    "end return 1",
                    "1", "trader-TRADER-001:stream", std::to_string(kQuotes)});
-    ASSERT_TRUE(relay.waitUntilStatus(
-        [](const JsonPtr& s) { return s->getObject("bus")->getValue<int>("received") >= kQuotes + kQuotes / 10; }, 30s));
+    ASSERT_TRUE(relay.waitUntilReceived(kQuotes + kQuotes / 10, 30s));
 
     std::string lastId;
     std::vector<int> events;

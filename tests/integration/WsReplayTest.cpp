@@ -127,8 +127,7 @@ TEST(WsReplayTest, PerStreamFromAndStarDefaultKeepStreamOrderAndSendTheReplayMar
         a.push_back(xaddSeq(redis, "data.quotes.A", i));
         b.push_back(xaddSeq(redis, "data.quotes.B", 100 + i));
     }
-    ASSERT_TRUE(relay.waitUntilStatus(
-        [](const JsonPtr& s) { return s->getObject("bus")->getValue<int>("received") >= 40; }, 10s));
+    ASSERT_TRUE(relay.waitUntilReceived(40, 10s));
 
     WsClient c(relay.httpPort());
     // A: after its 15th entry; B: the "*" default, after its 5th.
@@ -174,8 +173,7 @@ TEST(WsReplayTest, TrimmedResetAndUnknownStreamsAreNotRecovered)
     for (int i = 1; i <= 100; ++i) {
         ids.push_back(xaddSeq(redis, "data.quotes.T", i));
     }
-    ASSERT_TRUE(relay.waitUntilStatus(
-        [](const JsonPtr& s) { return s->getObject("bus")->getValue<int>("received") >= 100; }, 10s));
+    ASSERT_TRUE(relay.waitUntilReceived(100, 10s));
     redis.command({"XTRIM", kPrefix + "data.quotes.T", "MAXLEN", "50"});
 
     WsClient trimmed(relay.httpPort());
@@ -224,8 +222,7 @@ TEST(WsReplayTest, LiveMessagesDroppedDuringAReplayAreReadAgainForEverySubscript
     constexpr int kPositions = 300;
     // 20 MB of history: more than the sockets take (a 4 MB send buffer at most on Debian).
     xaddMany(redis, "events.order.S-001", "OrderFilled", 1, kOrders, 2000);
-    ASSERT_TRUE(relay.waitUntilStatus(
-        [](const JsonPtr& s) { return s->getObject("bus")->getValue<int>("received") >= kOrders; }, 20s));
+    ASSERT_TRUE(relay.waitUntilReceived(kOrders, 20s));
 
     WsClient c(relay.httpPort(), "/ws", {}, 256 * 1024);
     ASSERT_TRUE(c.subscribe(R"(["events.position.*"])"));  // live only
@@ -241,8 +238,7 @@ TEST(WsReplayTest, LiveMessagesDroppedDuringAReplayAreReadAgainForEverySubscript
     // ... while 300 KB of position events arrive: more than the 64 KB of live messages held
     // during a replay, so they are dropped there and must be read again from Redis.
     xaddMany(redis, "events.position.S-001", "PositionChanged", 1, kPositions, 1000);
-    ASSERT_TRUE(relay.waitUntilStatus(
-        [](const JsonPtr& s) { return s->getObject("bus")->getValue<int>("received") >= kOrders + kPositions; }, 20s));
+    ASSERT_TRUE(relay.waitUntilReceived(kOrders + kPositions, 20s));
 
     std::vector<int> orders;
     std::vector<int> positions;
@@ -272,8 +268,7 @@ TEST(WsReplayTest, AClientThatFellBehindPastWhatRedisKeepsIsClosedToResumeAndNot
     // The one replay thread is kept busy: a replay of 20 MB to a client that does not read yet.
     constexpr int kEach = 10000;
     xaddMany(redis, "data.quotes.X", "QuoteTick", 1, kEach, 2000);
-    ASSERT_TRUE(relay.waitUntilStatus(
-        [](const JsonPtr& s) { return s->getObject("bus")->getValue<int>("received") >= kEach; }, 20s));
+    ASSERT_TRUE(relay.waitUntilReceived(kEach, 20s));
     WsClient busy(relay.httpPort(), "/ws", {}, 256 * 1024);
     ASSERT_TRUE(busy.ok());
     busy.sendText(R"({"op":"subscribe","topics":["data.quotes.*"],"from":"0-0"})");
@@ -285,8 +280,7 @@ TEST(WsReplayTest, AClientThatFellBehindPastWhatRedisKeepsIsClosedToResumeAndNot
     WsClient slow(relay.httpPort(), "/ws", {}, 256 * 1024);
     ASSERT_TRUE(slow.subscribe(R"(["events.order.*"])"));
     xaddMany(redis, "events.order.S-001", "OrderFilled", 1, kEach, 2000);
-    ASSERT_TRUE(relay.waitUntilStatus(
-        [](const JsonPtr& s) { return s->getObject("bus")->getValue<int>("received") >= 2 * kEach; }, 20s));
+    ASSERT_TRUE(relay.waitUntilReceived(2 * kEach, 20s));
     redis.command({"XTRIM", kPrefix + "events.order.S-001", "MAXLEN", "10"});
 
     // The busy client reads: the thread is free, the catch-up finds the gap.
@@ -334,8 +328,7 @@ TEST(WsReplayTest, TwoReplaysOfOneClientRunOneAfterTheOtherInTheOrderAsked)
     constexpr int kPositions = 10000;
     xaddMany(redis, "events.order.S-001", "OrderFilled", 1, kOrders, 2000);
     xaddMany(redis, "events.position.S-001", "PositionChanged", 1, kPositions, 2000);
-    ASSERT_TRUE(relay.waitUntilStatus(
-        [](const JsonPtr& s) { return s->getObject("bus")->getValue<int>("received") >= kOrders + kPositions; }, 20s));
+    ASSERT_TRUE(relay.waitUntilReceived(kOrders + kPositions, 20s));
 
     WsClient c(relay.httpPort(), "/ws", {}, 256 * 1024);
     c.sendText(R"({"op":"subscribe","topics":["events.order.*"],"from":"0-0","id":1})");
@@ -343,9 +336,7 @@ TEST(WsReplayTest, TwoReplaysOfOneClientRunOneAfterTheOtherInTheOrderAsked)
     // Live orders while the first replay waits for the client: it sends them (they are in Redis
     // before it reads to the end), and their live copies wait for both replays.
     xaddMany(redis, "events.order.S-001", "OrderFilled", kOrders + 1, kOrders + 200, 200);
-    ASSERT_TRUE(relay.waitUntilStatus(
-        [](const JsonPtr& s) { return s->getObject("bus")->getValue<int>("received") >= kOrders + 200 + kPositions; },
-        20s));
+    ASSERT_TRUE(relay.waitUntilReceived(kOrders + 200 + kPositions, 20s));
     // Each replay's frames between its subscribed and replayed, the second after the first (two
     // threads replaying for one client at once would interleave them); every order once.
     std::vector<std::string> markers;
@@ -359,11 +350,7 @@ TEST(WsReplayTest, TwoReplaysOfOneClientRunOneAfterTheOtherInTheOrderAsked)
             // While the second replay runs (it waits for this client), orders newer than all the
             // first one sent: they must not lift what it sent from the held live flow.
             xaddMany(redis, "events.order.S-001", "OrderFilled", kOrders + 201, kOrders + 300, 200);
-            ASSERT_TRUE(relay.waitUntilStatus(
-                [](const JsonPtr& s) {
-                    return s->getObject("bus")->getValue<int>("received") >= kOrders + 300 + kPositions;
-                },
-                20s));
+            ASSERT_TRUE(relay.waitUntilReceived(kOrders + 300 + kPositions, 20s));
             moreSent = true;
         }
         const JsonPtr m = c.receiveJson(2s);

@@ -49,6 +49,16 @@ public:
         return held;
     }
 
+    /// True once /status says the bus has received at least this many entries.
+    bool waitUntilReceived(std::int64_t entries, std::chrono::milliseconds timeout)
+    {
+        return waitUntilStatus(
+            [&](const Poco::JSON::Object::Ptr& s) {
+                return s->getObject("bus")->getValue<std::int64_t>("received") >= entries;
+            },
+            timeout);
+    }
+
     HttpResult get(const std::string& target) const { return httpGet("127.0.0.1", _httpPort, target); }
     HttpResult request(const std::string& method, const std::string& target, const std::string& body = {},
                        const std::map<std::string, std::string>& headers = {}) const
