@@ -634,6 +634,9 @@ void StreamReader::Impl::position(const std::vector<Stream*>& targets, bool init
                       s.cursor.lastId().toString(), info.length, info.entriesAdded);
         }
     }
+    // Listed before any of their entries is routed: a WebSocket catch-up started by the first
+    // batch must find them among the streams the bus reads.
+    publish();
 }
 
 void StreamReader::Impl::monitor()
