@@ -4,7 +4,10 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <functional>
+#include <map>
 #include <numeric>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -259,62 +262,230 @@ TEST(WsReplayTest, LiveMessagesDroppedDuringAReplayAreReadAgainForEverySubscript
     EXPECT_EQ(positions, allPositions) << positions.size() << " positions";
 }
 
+/// Reads order events until a close frame (or nothing for 10 s): how many, whether each seq
+/// followed the one before, and the close frame.
+struct UntilClose {
+    int orders = 0;
+    bool noGap = true;
+    std::string firstGap;  ///< "after <seq>: <seq>"
+    std::optional<test::WsFrameIn> close;
+};
+UntilClose readUntilClose(WsClient& c, const std::string& topicPrefix)
+{
+    UntilClose out;
+    int last = 0;
+    while (auto f = c.receive(10s)) {
+        if (f->opcode == Poco::Net::WebSocket::FRAME_OP_CLOSE) {
+            out.close = f;
+            break;
+        }
+        const JsonPtr m = test::parseJsonObject(f->data);
+        if (m->getValue<std::string>("op") == "message" && m->getValue<std::string>("topic").starts_with(topicPrefix)) {
+            const int seq = m->getObject("payload")->getValue<int>("seq");
+            if (out.noGap && seq != last + 1) {
+                out.noGap = false;
+                out.firstGap = "after " + std::to_string(last) + ": " + std::to_string(seq);
+            }
+            last = seq;
+            ++out.orders;
+        }
+    }
+    return out;
+}
+
 TEST(WsReplayTest, AClientThatFellBehindPastWhatRedisKeepsIsClosedToResumeAndNotSkippedSilently)
+{
+    RedisServer redis;
+    RelayProcess relay(RelayProcess::defaults(redis, {{"ws.queue_bytes", "65536"}, {"ws.stall_timeout_ms", "60000"}}));
+    ASSERT_TRUE(relay.waitUntilConnected()) << relay.process().stderrText();
+    // A live client of order events that does not read falls behind: its catch-up from Redis
+    // starts and waits for it to read, and meanwhile the stream is trimmed past where the
+    // catch-up is (20 MB: more than the sockets take).
+    constexpr int kEach = 10000;
+    WsClient slow(relay.httpPort(), "/ws", {}, 256 * 1024);
+    ASSERT_TRUE(slow.subscribe(R"(["events.order.*"])"));
+    xaddMany(redis, "events.order.S-001", "OrderFilled", 1, kEach, 2000);
+    ASSERT_TRUE(relay.waitUntilReceived(kEach, 20s));
+    redis.command({"XTRIM", kPrefix + "events.order.S-001", "MAXLEN", "10"});
+
+    const UntilClose got = readUntilClose(slow, "events.order.");
+    ASSERT_TRUE(got.close) << got.orders << " orders and no close; " << relay.process().stderrText();
+    EXPECT_EQ(got.close->closeCode(), 1013);
+    EXPECT_NE(got.close->data.find("fell behind, and Redis no longer has " + kPrefix + "events.order.S-001 "),
+              std::string::npos)
+        << got.close->data;
+    EXPECT_TRUE(got.noGap) << "what it got before the close has no gap; " << got.firstGap;
+    EXPECT_LT(got.orders, kEach - 10);
+    EXPECT_NE(relay.get("/metrics").body.find(R"(nautilus_relay_ws_dropped_clients_total{reason="trimmed"} 1)"),
+              std::string::npos);
+}
+
+TEST(WsReplayTest, EventsDroppedDuringAReplayAndTrimmedBeforeTheyAreReadAgainCloseTheClient)
+{
+    RedisServer redis;
+    RelayProcess relay(RelayProcess::defaults(redis, {{"ws.queue_bytes", "65536"}, {"ws.stall_timeout_ms", "60000"}}));
+    ASSERT_TRUE(relay.waitUntilConnected()) << relay.process().stderrText();
+    constexpr int kQuotes = 10000;
+    constexpr int kOrders = 300;
+    xaddMany(redis, "data.quotes.X", "QuoteTick", 1, kQuotes, 2000);
+    ASSERT_TRUE(relay.waitUntilReceived(kQuotes, 20s));
+    // Live order events, and a replay of 20 MB of quotes the client does not read yet: the
+    // orders arriving meanwhile are more than the 64 KB held during a replay, so they are
+    // dropped to be read again from Redis after it, but Redis trims them first.
+    WsClient c(relay.httpPort(), "/ws", {}, 256 * 1024);
+    ASSERT_TRUE(c.subscribe(R"(["events.order.*"])"));
+    c.sendText(R"({"op":"subscribe","topics":["data.quotes.*"],"from":"0-0"})");
+    ASSERT_TRUE(relay.waitUntilStatus(
+        [](const JsonPtr& s) { return s->getObject("websocket")->getValue<std::int64_t>("max_client_queue_bytes") > 30000; },
+        20s));
+    xaddMany(redis, "events.order.S-001", "OrderFilled", 1, kOrders, 1000);
+    ASSERT_TRUE(relay.waitUntilReceived(kQuotes + kOrders, 20s));
+    redis.command({"XTRIM", kPrefix + "events.order.S-001", "MAXLEN", "10"});
+
+    const UntilClose got = readUntilClose(c, "events.order.");
+    ASSERT_TRUE(got.close) << got.orders << " orders and no close; " << relay.process().stderrText();
+    EXPECT_EQ(got.close->closeCode(), 1013);
+    EXPECT_NE(got.close->data.find("no longer has " + kPrefix + "events.order.S-001 from "), std::string::npos)
+        << got.close->data;
+    EXPECT_EQ(got.orders, 0) << "the orders after the gap are not sent";
+}
+
+/// A replay of 10 000 orders the client does not read; `cut` runs while it waits; the client
+/// must then be closed with 1013 and get nothing after the gap.
+void expectAReplayCutShortIsClosed(const std::function<void(const RedisServer&)>& cut, const std::string& closeText)
+{
+    RedisServer redis;
+    RelayProcess relay(RelayProcess::defaults(redis, {{"ws.queue_bytes", "65536"}, {"ws.stall_timeout_ms", "60000"}}));
+    ASSERT_TRUE(relay.waitUntilConnected()) << relay.process().stderrText();
+    constexpr int kOrders = 10000;
+    xaddMany(redis, "events.order.S-001", "OrderFilled", 1, kOrders, 2000);
+    ASSERT_TRUE(relay.waitUntilReceived(kOrders, 20s));
+    // Complete when asked for (recovered), then trimmed while the client reads nothing.
+    WsClient c(relay.httpPort(), "/ws", {}, 256 * 1024);
+    c.sendText(R"({"op":"subscribe","topics":["events.order.*"],"from":"0-0"})");
+    ASSERT_TRUE(relay.waitUntilStatus(
+        [](const JsonPtr& s) { return s->getObject("websocket")->getValue<std::int64_t>("max_client_queue_bytes") > 30000; },
+        20s));
+    cut(redis);
+
+    const JsonPtr subscribed = c.waitForOp("subscribed", 5s);
+    ASSERT_TRUE(subscribed);
+    EXPECT_TRUE(subscribed->getValue<bool>("recovered"));
+    const UntilClose got = readUntilClose(c, "events.order.");
+    ASSERT_TRUE(got.close) << got.orders << " orders and no close; " << relay.process().stderrText();
+    EXPECT_EQ(got.close->closeCode(), 1013);
+    EXPECT_NE(got.close->data.find(closeText), std::string::npos) << got.close->data;
+    EXPECT_TRUE(got.noGap) << "nothing after the gap is sent; " << got.firstGap;
+    EXPECT_LT(got.orders, kOrders - 10);
+}
+
+TEST(WsReplayTest, AReplayThatTrimmingOvertakesClosesTheClientInsteadOfSkipping)
+{
+    expectAReplayCutShortIsClosed(
+        [](const RedisServer& redis) { redis.command({"XTRIM", kPrefix + "events.order.S-001", "MAXLEN", "10"}); },
+        "Redis trimmed what the replay was sending: it no longer has " + kPrefix + "events.order.S-001 after ");
+}
+
+TEST(WsReplayTest, AReplayWhoseStreamIsDeletedMeanwhileClosesTheClient)
+{
+    expectAReplayCutShortIsClosed([](const RedisServer& redis) { redis.command({"DEL", kPrefix + "events.order.S-001"}); },
+                                  "it no longer has " + kPrefix + "events.order.S-001 from ");
+}
+
+TEST(WsReplayTest, AClientThatDoesNotReadHoldsNoReplayThread)
 {
     RedisServer redis;
     RelayProcess relay(RelayProcess::defaults(
         redis, {{"ws.queue_bytes", "65536"}, {"ws.stall_timeout_ms", "60000"}, {"ws.replay_threads", "1"}}));
     ASSERT_TRUE(relay.waitUntilConnected()) << relay.process().stderrText();
-    // The one replay thread is kept busy: a replay of 20 MB to a client that does not read yet.
-    constexpr int kEach = 10000;
-    xaddMany(redis, "data.quotes.X", "QuoteTick", 1, kEach, 2000);
-    ASSERT_TRUE(relay.waitUntilReceived(kEach, 20s));
-    WsClient busy(relay.httpPort(), "/ws", {}, 256 * 1024);
-    ASSERT_TRUE(busy.ok());
-    busy.sendText(R"({"op":"subscribe","topics":["data.quotes.*"],"from":"0-0"})");
-    ASSERT_TRUE(relay.waitUntilStatus(
-        [](const JsonPtr& s) { return s->getObject("websocket")->getValue<int>("replays_running") == 1; }, 20s));
-
-    // A live client of order events that does not read falls behind: its catch-up waits for
-    // the thread, and meanwhile the stream is trimmed past the first event it missed.
-    WsClient slow(relay.httpPort(), "/ws", {}, 256 * 1024);
-    ASSERT_TRUE(slow.subscribe(R"(["events.order.*"])"));
-    xaddMany(redis, "events.order.S-001", "OrderFilled", 1, kEach, 2000);
-    ASSERT_TRUE(relay.waitUntilReceived(2 * kEach, 20s));
-    redis.command({"XTRIM", kPrefix + "events.order.S-001", "MAXLEN", "10"});
-
-    // The busy client reads: the thread is free, the catch-up finds the gap.
-    int quotes = 0;
-    while (quotes < kEach) {
-        const JsonPtr m = busy.receiveJson(5s);
-        ASSERT_TRUE(m) << quotes << " quotes";
-        quotes += m->getValue<std::string>("op") == "message" ? 1 : 0;
+    constexpr int kOrders = 10000;
+    constexpr int kPositions = 50;
+    xaddMany(redis, "events.order.S-001", "OrderFilled", 1, kOrders, 2000);
+    xaddMany(redis, "events.position.S-001", "PositionChanged", 1, kPositions, 100);
+    ASSERT_TRUE(relay.waitUntilReceived(kOrders + kPositions, 20s));
+    // Two clients that replay 20 MB each and read nothing for now ...
+    WsClient stuck1(relay.httpPort(), "/ws", {}, 256 * 1024);
+    WsClient stuck2(relay.httpPort(), "/ws", {}, 256 * 1024);
+    for (WsClient* s : {&stuck1, &stuck2}) {
+        s->sendText(R"({"op":"subscribe","topics":["events.order.*"],"from":"0-0"})");
     }
+    ASSERT_TRUE(relay.waitUntilStatus(
+        [](const JsonPtr& s) { return s->getObject("websocket")->getValue<std::int64_t>("queue_bytes") > 60000; }, 20s));
+    // ... do not hold up a third client's replay on the one replay thread.
+    WsClient other(relay.httpPort());
+    other.sendText(R"({"op":"subscribe","topics":["events.position.*"],"from":"0-0"})");
+    const JsonPtr replayed = other.waitForOp("replayed", 10s);
+    ASSERT_TRUE(replayed) << relay.get("/status").body;
+    EXPECT_EQ(replayed->getValue<int>("count"), kPositions);
+    // The two get all of theirs, in order, once they read.
+    for (WsClient* s : {&stuck1, &stuck2}) {
+        const auto got = readMessages(*s, kOrders, 60s);
+        ASSERT_EQ(got.size(), static_cast<std::size_t>(kOrders));
+        bool inOrder = true;
+        for (int i = 0; i < kOrders; ++i) {
+            inOrder = inOrder && got[static_cast<std::size_t>(i)].second == i + 1;
+        }
+        EXPECT_TRUE(inOrder);
+    }
+}
+
+TEST(WsReplayTest, StreamsTrimmedAfterTheyWereSentOrEmptyWhenCheckedDoNotCloseAReplay)
+{
+    RedisServer redis;
+    RelayProcess relay(RelayProcess::defaults(redis, {{"ws.queue_bytes", "65536"}, {"ws.stall_timeout_ms", "60000"}}));
+    ASSERT_TRUE(relay.waitUntilConnected()) << relay.process().stderrText();
+    // Read in key order: accounts (replayed first, then trimmed by MAXLEN as it grows), orders
+    // (20 MB: the replay waits for the client there), positions (empty when the replay checks).
+    constexpr int kAccounts = 100;
+    constexpr int kOrders = 10000;
+    xaddMany(redis, "events.account.S-001", "AccountState", 1, kAccounts, 100);
+    xaddMany(redis, "events.order.S-001", "OrderFilled", 1, kOrders, 2000);
+    redis.command({"XGROUP", "CREATE", kPrefix + "events.position.S-001", "g", "$", "MKSTREAM"});
+    ASSERT_TRUE(relay.waitUntilStatus(
+        [&](const JsonPtr& s) {
+            return s->getObject("bus")->getValue<std::int64_t>("received") >= kAccounts + kOrders &&
+                   s->getObject("bus")->getArray("streams")->size() == 3;
+        },
+        20s))
+        << relay.get("/status").body;
+    WsClient c(relay.httpPort(), "/ws", {}, 256 * 1024);
+    c.sendText(R"({"op":"subscribe","topics":["events.*"],"from":"0-0"})");
+    ASSERT_TRUE(relay.waitUntilStatus(
+        [](const JsonPtr& s) { return s->getObject("websocket")->getValue<std::int64_t>("max_client_queue_bytes") > 30000; },
+        20s));
+    // While the replay waits in the orders: 50 more accounts, keeping 20 (what was replayed is
+    // trimmed, nothing the client needs), and 5 positions on the stream that was empty.
+    for (int i = kAccounts + 1; i <= kAccounts + 50; ++i) {
+        redis.command({"XADD", kPrefix + "events.account.S-001", "MAXLEN", "20", "*", "topic", "events.account.S-001",
+                       "type", "AccountState", "payload", R"({"type":"AccountState","seq":)" + std::to_string(i) + "}",
+                       "encoding", "Json"});
+    }
+    xaddMany(redis, "events.position.S-001", "PositionChanged", 1, 5, 100);
+    ASSERT_TRUE(relay.waitUntilReceived(kAccounts + kOrders + 55, 20s));
+
+    std::map<std::string, std::vector<int>> seqs;
     std::optional<test::WsFrameIn> close;
-    int orders = 0;
-    int last = 0;
-    bool inOrder = true;
-    while (auto f = slow.receive(10s)) {
-        if (f->opcode == Poco::Net::WebSocket::FRAME_OP_CLOSE) {
+    while (seqs["events.order.S-001"].size() < kOrders || seqs["events.account.S-001"].size() < kAccounts + 50 ||
+           seqs["events.position.S-001"].size() < 5) {
+        auto f = c.receive(10s);
+        if (!f || f->opcode == Poco::Net::WebSocket::FRAME_OP_CLOSE) {
             close = f;
             break;
         }
         const JsonPtr m = test::parseJsonObject(f->data);
         if (m->getValue<std::string>("op") == "message") {
-            const int seq = m->getObject("payload")->getValue<int>("seq");
-            inOrder = inOrder && seq == last + 1;
-            last = seq;
-            ++orders;
+            seqs[m->getValue<std::string>("topic")].push_back(m->getObject("payload")->getValue<int>("seq"));
         }
     }
-    ASSERT_TRUE(close) << orders << " orders and no close; " << relay.process().stderrText();
-    EXPECT_EQ(close->closeCode(), 1013);
-    EXPECT_NE(close->data.find("Redis no longer has " + kPrefix + "events.order.S-001 from "), std::string::npos)
-        << close->data;
-    EXPECT_TRUE(inOrder) << "what it got before the close has no gap";
-    EXPECT_LT(orders, kEach);
-    EXPECT_NE(relay.get("/metrics").body.find(R"(nautilus_relay_ws_dropped_clients_total{reason="trimmed"} 1)"),
-              std::string::npos);
+    EXPECT_FALSE(close) << (close ? close->data : std::string());
+    const auto oneToN = [](int n) {
+        std::vector<int> v(static_cast<std::size_t>(n));
+        std::iota(v.begin(), v.end(), 1);
+        return v;
+    };
+    EXPECT_EQ(seqs["events.account.S-001"], oneToN(kAccounts + 50));
+    EXPECT_EQ(seqs["events.order.S-001"].size(), static_cast<std::size_t>(kOrders));
+    EXPECT_EQ(seqs["events.position.S-001"], oneToN(5));
 }
 
 TEST(WsReplayTest, TwoReplaysOfOneClientRunOneAfterTheOtherInTheOrderAsked)

@@ -15,6 +15,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
@@ -57,8 +58,9 @@ constexpr std::size_t kReadChunk = 16 * 1024;
 /// Read per wake-up from one client: a client that sends without pause waits for the next
 /// round (epoll is level-triggered) instead of holding its loop's other clients.
 constexpr int kReadChunksPerWake = 8;
-/// Replies, errors and pongs may pass ws.queue_bytes by this much (a queue full of market data
-/// still gets its reply); a client that lets more pile up is closed.
+/// Replies, errors and pongs a client does not read may pile up to this much, on top of
+/// ws.queue_bytes of messages (a queue full of market data still gets its reply); a client
+/// that lets more pile up is closed.
 constexpr std::size_t kControlMargin = 1024 * 1024;
 // Clients the routing thread queued messages for are handed to their loops at the end of each
 // bus batch, or after this many routed messages within a long one (bounds the added latency).
@@ -111,6 +113,7 @@ private:
 // ---------------------------------------------------------------------------------------------
 
 struct Loop;
+struct ReplayJob;
 
 /// One topic pattern with its type filter (empty: any type).
 struct Filter {
@@ -224,8 +227,16 @@ struct Client final : Subscriber, std::enable_shared_from_this<Client> {
         Relay,   ///< the relay's own (keepalive ping, status): never refused
     };
     void sendControl(FramePtr frame, ControlKind kind = ControlKind::Answer);
-    /// Replay: waits for room, then queues. False when the client is gone.
-    bool pushReplay(FramePtr frame);
+    /// Replay: queues the frame if the queue has room for it. A replay that finds no room is
+    /// parked (`parked`) instead of holding its thread, and resumed when the client has read.
+    enum class Push { Pushed, NoRoom, Gone };
+    Push tryPushReplay(FramePtr& frame);
+    /// Room enough to resume a parked replay: for the frame it could not queue, and half the
+    /// queue (it resumes for many frames, not one at a time).
+    bool replayMayResumeLocked() const;
+    /// Hands the parked replay back to the replay threads once there is room or the client is
+    /// closing (the job then ends); nothing when no replay is parked.
+    void wakeReplayLocked();
 
     enum class Drain {
         Empty,         ///< all written; no longer scheduled
@@ -283,7 +294,6 @@ struct Client final : Subscriber, std::enable_shared_from_this<Client> {
 
     // Shared, under m.
     std::mutex m;
-    std::condition_variable room;  ///< replay workers wait for room in the queue
     std::deque<FramePtr> queue;    ///< entries may be null (evicted)
     GuardedSize queuedBytes;       ///< written under m; /status reads it without
     std::size_t headOffset = 0;    ///< bytes of queue.front() already written
@@ -297,6 +307,9 @@ struct Client final : Subscriber, std::enable_shared_from_this<Client> {
     bool closed = false;
     std::uint64_t conflatedPending = 0;
     std::optional<std::uint64_t> pongAt;  ///< absolute index of the pong still waiting, if any
+    /// Bytes of control frames queued (replies, errors, pongs, status; not messages nor the
+    /// close): what a client asks for is refused past kControlMargin of them (sendControl).
+    std::size_t controlBytes = 0;
     // Conflation index, built the first time the queue overflows: topic -> absolute index of
     // the latest queued frame of that topic. Keys point into the frames they index.
     bool indexed = false;
@@ -315,6 +328,11 @@ struct Client final : Subscriber, std::enable_shared_from_this<Client> {
     /// only later): their live messages at or below it were asked not to be sent.
     std::optional<Watermark> floor;
     std::vector<Filter> filters;     ///< copy of subs for the replay workers (set by the loop)
+    /// The client's replay or catch-up, waiting for room in its queue (no thread held).
+    std::unique_ptr<ReplayJob> parked;
+    std::size_t parkedNeed = 0;          ///< the size of the frame it could not queue
+    std::uint64_t parkedPopped = 0;      ///< `popped` when it was parked or the client last read
+    std::int64_t parkedSinceMono = 0;    ///< ws.stall_timeout_ms without a frame read: closed
 };
 
 /// One epoll loop serving a share of the clients.
@@ -382,6 +400,23 @@ struct Loop {
     std::atomic<std::uint64_t> maxClientQueueBytes{0};
 };
 
+/// Per stream of a replay: where the next read starts, what it sends, and what it skips as
+/// sent already.
+struct StreamRead {
+    StreamId pos;                      ///< the last entry handled (sent or passed over)
+    std::vector<Filter> filters;
+    StreamId sentUpTo;                 ///< entries up to here matching sentFilters went out
+    std::vector<Filter> sentFilters;   ///< empty: nothing to skip
+    std::optional<StreamId> mustFind;  ///< a dropped live message: the read must come to it
+    /// Events must not be missed here: each read checks, in one MULTI, that Redis still has
+    /// `guard` (nothing after it was trimmed meanwhile), once there is one.
+    bool checkTrim = false;
+    std::optional<StreamId> guard;
+    /// Read to its end in this pass: not read again (its newer entries come live) unless live
+    /// messages of it were dropped (readAgain). A parked job resumes at the first one not done.
+    bool done = false;
+};
+
 struct ReplayJob {
     std::shared_ptr<Client> client;
     std::vector<Filter> filters;                   ///< what to replay (subscribe: the new patterns)
@@ -389,6 +424,13 @@ struct ReplayJob {
     std::map<std::string, StreamId> fromByStream;
     std::string idJson;
     bool catchUp = false;                          ///< a slow client's catch-up, not a subscribe
+    // Progress, kept while the job is parked (its client had no room) and resumed from.
+    bool started = false;                          ///< the reads are set up (and "subscribed" sent)
+    std::vector<std::string> busStreams;           ///< the streams the bus read when it started
+    std::map<std::string, StreamRead, std::less<>> reads;
+    std::uint64_t count = 0;                       ///< entries sent
+    std::size_t needBytes = 0;                     ///< parked: the frame that did not fit
+    std::set<std::string, std::less<>> notBus;     ///< keys the bus did not read when last asked
 };
 
 struct WsGateway::Impl {
@@ -396,7 +438,27 @@ struct WsGateway::Impl {
 
     void broadcast(const FramePtr& frame);
     void replayWorker();
-    void runReplay(RedisLink& link, EntryDecoder& decoder, ReplayJob& job);
+    /// Sets a job's reads up: a catch-up's from what its client missed, a subscribe's from
+    /// "from" (and sends "subscribed"). False when the client is gone.
+    bool startReplay(RedisLink& link, ReplayJob& job);
+    /// A stream where a replay must find every event the client missed (trimming is checked).
+    bool eventsMustBeFound(ReplayJob& job, std::string_view key) const;
+    /// Runs a job until it is done (true) or its client has no room (false: park it).
+    bool runReplay(RedisLink& link, EntryDecoder& decoder, ReplayJob& job);
+    /// A job whose client had no room: kept by the client until it reads (no thread held).
+    void parkReplay(ReplayJob job);
+    /// A parked job back to the replay threads (its client has room or is closing).
+    void resumeReplay(ReplayJob job)
+    {
+        {
+            std::lock_guard lock(replayMutex);
+            if (replayStop) {
+                return;
+            }
+            replayJobs.push_back(std::move(job));
+        }
+        replayWake.notify_one();
+    }
     void removeClient(std::uint64_t id);
     void countDropped(const char* reason);
     /// One replay or catch-up at a time per client, in the order asked: its next job waits
@@ -775,9 +837,11 @@ void Client::closeForOverflowLocked(std::uint16_t code, const std::string& reaso
         queue.pop_back();
     }
     queuedBytes = 0;
+    controlBytes = 0;
     for (const auto& f : queue) {
         if (f) {
             queuedBytes += f->wireLength;
+            controlBytes += f->isMessage || f->isClose ? 0 : f->wireLength;
         }
     }
     latest.clear();
@@ -791,7 +855,7 @@ void Client::closeForOverflowLocked(std::uint16_t code, const std::string& reaso
     gw.countDropped(counterReason);
     gw.log->warn("ws client {} ({}) closed: {}", id, peer, reason);
     scheduleLocked();
-    room.notify_all();
+    wakeReplayLocked();
 }
 
 void Client::scheduleLocked()
@@ -820,14 +884,16 @@ void Client::sendControl(FramePtr frame, ControlKind kind)
         // The earlier pong was not written yet: this one answers both.
         FramePtr& slot = queue[static_cast<std::size_t>(*pongAt - popped)];
         queuedBytes = queuedBytes - slot->wireLength + frame->wireLength;
+        controlBytes = controlBytes - slot->wireLength + frame->wireLength;
         slot = std::move(frame);
         return;
     }
-    if (kind != ControlKind::Relay && !queue.empty() &&
-        queuedBytes + frame->wireLength > gw.options.queueBytes + kControlMargin) {
+    // Counted apart from the messages: one message larger than the queue (sent alone, by
+    // design) does not make the client's replies look unread.
+    if (kind != ControlKind::Relay && controlBytes > 0 && controlBytes + frame->wireLength > kControlMargin) {
         closeForOverflowLocked(close_code::kPolicyViolation,
-                               "send queue over ws.queue_bytes (" + std::to_string(gw.options.queueBytes) +
-                                   ") with replies and pongs the client does not read",
+                               "more than " + std::to_string(kControlMargin) +
+                                   " bytes of replies and pongs the client does not read",
                                "unread_replies");
         return;
     }
@@ -835,34 +901,38 @@ void Client::sendControl(FramePtr frame, ControlKind kind)
         pongAt = popped + queue.size();
     }
     queuedBytes += frame->wireLength;
+    controlBytes += frame->wireLength;
     queue.push_back(std::move(frame));
     scheduleLocked();
 }
 
-bool Client::pushReplay(FramePtr frame)
+bool Client::replayMayResumeLocked() const
 {
-    std::unique_lock lock(m);
-    const auto stall = std::chrono::milliseconds(gw.options.stallTimeoutMs);
-    for (;;) {
-        const std::uint64_t before = popped;
-        const bool hasRoom = room.wait_for(lock, stall, [&] {
-            return closed || closing || queue.empty() || queuedBytes + frame->wireLength <= gw.options.queueBytes;
-        });
-        if (hasRoom) {
-            break;
-        }
-        if (popped == before) {
-            closeForOverflowLocked();  // not one frame written for ws.stall_timeout_ms
-            return false;
-        }
+    return queue.empty() || queuedBytes + std::max(parkedNeed, gw.options.queueBytes / 2) <= gw.options.queueBytes;
+}
+
+void Client::wakeReplayLocked()
+{
+    if (!parked || !(closed || closing || replayMayResumeLocked())) {
+        return;
     }
+    const std::unique_ptr<ReplayJob> job = std::move(parked);
+    gw.resumeReplay(std::move(*job));
+}
+
+Client::Push Client::tryPushReplay(FramePtr& frame)
+{
+    std::lock_guard lock(m);
     if (closed || closing) {
-        return false;
+        return Push::Gone;
+    }
+    if (!queue.empty() && queuedBytes + frame->wireLength > gw.options.queueBytes) {
+        return Push::NoRoom;
     }
     queuedBytes += frame->wireLength;
     queue.push_back(std::move(frame));
     scheduleLocked();
-    return true;
+    return Push::Pushed;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1289,6 +1359,7 @@ Client::Drain Client::closedMeanwhileLocked()
 {
     queue.clear();  // what closeNow() left for the write in flight, now done
     queuedBytes = 0;
+    controlBytes = 0;
     scheduled = false;
     return Drain::Empty;
 }
@@ -1331,6 +1402,7 @@ std::optional<Client::Drain> Client::finishSendLocked(const PendingSend& send, s
         left -= remaining;
         headOffset = 0;
         queuedBytes -= f->wireLength;
+        controlBytes -= f->isMessage || f->isClose ? 0 : f->wireLength;
         closeWritten = closeWritten || f->isClose;
         if (indexed && f->conflatable) {
             auto it = latest.find(f->topic());
@@ -1352,10 +1424,13 @@ std::optional<Client::Drain> Client::finishSendLocked(const PendingSend& send, s
     }
     gw.sent.fetch_add(frames, std::memory_order_relaxed);
     gw.mSent.inc(frames);
-    room.notify_all();
+    if (parked && replayMayResumeLocked()) {
+        wakeReplayLocked();
+    }
     if (closeWritten) {
         queue.clear();
         queuedBytes = 0;
+        controlBytes = 0;
         scheduled = false;
         return Drain::CloseWritten;
     }
@@ -1496,6 +1571,7 @@ void Loop::handleFrame(Client& c, const ClientFrame& frame)
             c.closing = true;
             c.closingSinceMono = monoNowNs();
             c.scheduleLocked();
+            c.wakeReplayLocked();  // a parked replay ends
         }
         return;
     }
@@ -1711,6 +1787,7 @@ void Loop::protocolClose(Client& c, std::uint16_t code, std::string_view reason,
         c.closing = true;
         c.closingSinceMono = monoNowNs();
         c.scheduleLocked();
+        c.wakeReplayLocked();  // a parked replay ends
     }
     c.rbuf.clear();
 }
@@ -1745,9 +1822,10 @@ void Loop::closeNow(Client& c)
             c.queue.clear();
         }
         c.queuedBytes = 0;
+        c.controlBytes = 0;
         c.liveBuffer.clear();
         c.latest.clear();
-        c.room.notify_all();
+        c.wakeReplayLocked();  // a parked replay ends
     }
     // After this, the routing thread routes nothing more to the client (a hand-off may still
     // hold its last frames; it finds the client closed).
@@ -1778,6 +1856,16 @@ void Loop::housekeeping(std::int64_t now)
             {
                 std::lock_guard lock(c.m);
                 stuck = c.closing && now - c.closingSinceMono > kStuckCloseNs;
+                if (c.parked && !c.closing) {
+                    // A replay waits for this client to read: it is closed after
+                    // ws.stall_timeout_ms without one frame read (its events cannot be dropped).
+                    if (c.popped != c.parkedPopped) {
+                        c.parkedPopped = c.popped;
+                        c.parkedSinceMono = now;
+                    } else if (now - c.parkedSinceMono >= static_cast<std::int64_t>(gw.options.stallTimeoutMs) * kMsNs) {
+                        c.closeForOverflowLocked();
+                    }
+                }
             }
             if (stuck) {
                 closeNow(c);  // its close frame cannot even be written: the peer reads nothing
@@ -1876,6 +1964,7 @@ struct StreamPlan {
     bool ownId = false;
     bool recovered = true;
     std::string reason;
+    std::optional<StreamId> firstEntry;  ///< when checked
 };
 
 // XINFO STREAM key: is everything after `from` still there?
@@ -1926,6 +2015,7 @@ void checkHistory(RedisLink& link, StreamPlan& plan)
         }
         r.skipChildren(value);
     }
+    plan.firstEntry = firstEntry;
     if (lastGenerated && plan.from > *lastGenerated && plan.ownId) {
         plan.recovered = false;
         plan.reason = "stream was reset: its last id " + lastGenerated->toString() + " is before from; replaying all of it";
@@ -1963,9 +2053,12 @@ void WsGateway::Impl::replayWorker()
         ReplayJob job = std::move(replayJobs.front());
         replayJobs.pop_front();
         lock.unlock();
-        replaying.fetch_add(job.catchUp ? 1 : 0, std::memory_order_relaxed);
+        if (job.catchUp && !job.started) {
+            replaying.fetch_add(1, std::memory_order_relaxed);  // a subscribe's counts when asked
+        }
+        bool done = true;
         try {
-            runReplay(link, decoder, job);
+            done = runReplay(link, decoder, job);
         } catch (const std::exception& e) {
             // Redis failed under the replay: the client is told, and closed when it was catching
             // up (it must resume with from; its events cannot be dropped silently).
@@ -1983,12 +2076,32 @@ void WsGateway::Impl::replayWorker()
                 }
             }
         }
+        if (!done) {
+            parkReplay(std::move(job));  // still this client's job: its next one waits
+            lock.lock();
+            continue;
+        }
         replaying.fetch_sub(1, std::memory_order_relaxed);
         const Client* client = job.client.get();
         job.client.reset();
         lock.lock();
         replayEndedLocked(client);
     }
+}
+
+void WsGateway::Impl::parkReplay(ReplayJob job)
+{
+    const std::shared_ptr<Client> client = job.client;
+    Client& c = *client;
+    std::lock_guard lock(c.m);
+    c.parkedNeed = job.needBytes;
+    if (c.closed || c.closing || c.replayMayResumeLocked()) {
+        resumeReplay(std::move(job));  // the client read (or went) meanwhile
+        return;
+    }
+    c.parked = std::make_unique<ReplayJob>(std::move(job));
+    c.parkedPopped = c.popped;
+    c.parkedSinceMono = monoNowNs();
 }
 
 namespace {
@@ -2004,136 +2117,166 @@ StreamId before(StreamId id)
 
 }  // namespace
 
-void WsGateway::Impl::runReplay(RedisLink& link, EntryDecoder& decoder, ReplayJob& job)
+bool WsGateway::Impl::startReplay(RedisLink& link, ReplayJob& job)
 {
     Client& c = *job.client;
-    if (!link.isOpen()) {
-        link.connect();
-    }
     // The streams this relay reads: a replay reads no other keys, and only these must still
     // hold a live message the client missed.
-    std::vector<std::string> busStreams;
     for (const StreamStatus& st : sources.bus().streams) {
-        busStreams.push_back(st.key);
+        job.busStreams.push_back(st.key);
     }
-    std::vector<StreamPlan> plans;
-    std::map<std::string, StreamId, std::less<>> catchUpFirst;  // the first live message dropped, per stream
+    const auto mustBeFound = [&](std::string_view key) { return eventsMustBeFound(job, key); };
     if (job.catchUp) {
         // Everything this client did not get since it fell behind, from the first dropped
         // message of each stream on; live messages wait in its liveBuffer meanwhile.
         std::lock_guard lock(c.m);
         if (c.closed || c.closing) {
-            return;
+            return false;
         }
         c.replaying += 1;
         c.lagging = false;
         c.catchUpPosted = false;
         c.liveDropping = false;
         for (const auto& [key, first] : c.lagFrom) {
-            plans.push_back(StreamPlan{key, before(first)});
-            catchUpFirst.emplace(key, first);
+            StreamRead& rd = job.reads[key];
+            rd.pos = before(first);
+            rd.filters = c.filters;
+            if (mustBeFound(key)) {
+                rd.mustFind = first;
+                rd.checkTrim = true;
+            }
         }
+        log->info("ws client {} ({}) fell behind on {} stream(s); catching up from Redis", c.id, c.peer,
+                  c.lagFrom.size());
         c.lagFrom.clear();
         job.filters = c.filters;
-        log->info("ws client {} ({}) fell behind on {} stream(s); catching up from Redis", c.id, c.peer, plans.size());
-    } else {
-        // Which streams: the ones this relay reads (never arbitrary keys), narrowed by "from".
-        const std::vector<std::string>& known = busStreams;
-        std::vector<std::string> unknown;
-        for (const auto& [key, from] : job.fromByStream) {
-            if (std::find(known.begin(), known.end(), key) == known.end()) {
-                unknown.push_back(key);
+        return true;
+    }
+    // Which streams: the ones this relay reads (never arbitrary keys), narrowed by "from".
+    const std::vector<std::string>& known = job.busStreams;
+    std::vector<StreamPlan> plans;
+    std::vector<std::string> unknown;
+    for (const auto& [key, from] : job.fromByStream) {
+        if (std::find(known.begin(), known.end(), key) == known.end()) {
+            unknown.push_back(key);
+            continue;
+        }
+        plans.push_back(StreamPlan{key, from, true});
+    }
+    if (job.fromAll) {
+        for (const std::string& key : known) {
+            if (job.fromByStream.contains(key)) {
                 continue;
             }
-            plans.push_back(StreamPlan{key, from, true});
-        }
-        if (job.fromAll) {
-            for (const std::string& key : known) {
-                if (job.fromByStream.contains(key)) {
+            // With one stream per topic the key names its topic: skip streams no pattern matches.
+            if (!sources.perTopicPrefix.empty() && key.starts_with(sources.perTopicPrefix)) {
+                const std::string_view topic = std::string_view(key).substr(sources.perTopicPrefix.size());
+                bool any = false;
+                for (const Filter& f : job.filters) {
+                    any = any || (topic == kHeartbeatTopic ? f.pattern == kHeartbeatTopic : topicMatches(f.pattern, topic));
+                }
+                if (!any) {
                     continue;
                 }
-                // With one stream per topic the key names its topic: skip streams no pattern matches.
-                if (!sources.perTopicPrefix.empty() && key.starts_with(sources.perTopicPrefix)) {
-                    const std::string_view topic = std::string_view(key).substr(sources.perTopicPrefix.size());
-                    bool any = false;
-                    for (const Filter& f : job.filters) {
-                        any = any || (topic == kHeartbeatTopic ? f.pattern == kHeartbeatTopic : topicMatches(f.pattern, topic));
-                    }
-                    if (!any) {
-                        continue;
-                    }
-                }
-                plans.push_back(StreamPlan{key, *job.fromAll, sources.perTopicPrefix.empty()});
             }
+            plans.push_back(StreamPlan{key, *job.fromAll, sources.perTopicPrefix.empty()});
         }
-        bool recovered = unknown.empty();
-        for (StreamPlan& plan : plans) {
-            checkHistory(link, plan);
-            recovered = recovered && plan.recovered;
+    }
+    bool recovered = unknown.empty();
+    for (StreamPlan& plan : plans) {
+        checkHistory(link, plan);
+        recovered = recovered && plan.recovered;
+        StreamRead& rd = job.reads[plan.key];
+        rd.pos = plan.from;
+        rd.filters = job.filters;
+        rd.checkTrim = mustBeFound(plan.key);
+        if (plan.recovered && plan.firstEntry) {
+            // Complete now, and still complete while the stream's first entry is not after
+            // from (or, when nothing was ever lost, after the first entry seen now). An empty
+            // stream is left unguarded until its first entry: one added meanwhile is not a trim.
+            rd.guard = std::max(*plan.firstEntry, plan.from);
         }
-        std::string out;
-        JsonWriter w(out);
-        w.beginObject().field("op", "subscribed");
-        std::vector<std::string> topics;
-        for (const Filter& f : job.filters) {
-            topics.push_back(f.pattern);
-        }
-        writeTopicsAndTypes(w, topics, job.filters.empty() ? std::vector<std::string>{} : job.filters.front().types);
-        w.field("recovered", recovered);
-        if (!recovered) {
-            std::string reason;
-            for (const StreamPlan& p : plans) {
-                if (!p.recovered && reason.empty()) {
-                    reason = p.key + ": " + p.reason;
-                }
-            }
-            if (reason.empty() && !unknown.empty()) {
-                reason = unknown.front() + ": not a stream this relay reads";
-            }
-            w.field("reason", reason);
-        }
-        w.key("streams").beginArray();
+    }
+    std::string out;
+    JsonWriter w(out);
+    w.beginObject().field("op", "subscribed");
+    std::vector<std::string> topics;
+    for (const Filter& f : job.filters) {
+        topics.push_back(f.pattern);
+    }
+    writeTopicsAndTypes(w, topics, job.filters.empty() ? std::vector<std::string>{} : job.filters.front().types);
+    w.field("recovered", recovered);
+    if (!recovered) {
+        std::string reason;
         for (const StreamPlan& p : plans) {
-            w.beginObject().field("stream", p.key).field("from", p.from.toString()).field("recovered", p.recovered);
-            if (!p.recovered) {
-                w.field("reason", p.reason);
+            if (!p.recovered && reason.empty()) {
+                reason = p.key + ": " + p.reason;
             }
-            w.endObject();
         }
-        for (const std::string& k : unknown) {
-            w.beginObject().field("stream", k).field("recovered", false).field("reason", "not a stream this relay reads").endObject();
+        if (reason.empty() && !unknown.empty()) {
+            reason = unknown.front() + ": not a stream this relay reads";
         }
-        w.endArray().endObject();
-        c.sendControl(textFrame(withId(std::move(out), job.idJson)));
+        w.field("reason", reason);
     }
-
-    // Per stream: where the next read starts, what it sends, and what it skips as sent already.
-    struct StreamRead {
-        StreamId pos;
-        std::vector<Filter> filters;
-        StreamId sentUpTo;                 ///< entries up to here matching sentFilters went out
-        std::vector<Filter> sentFilters;   ///< empty: nothing to skip
-        std::optional<StreamId> mustFind;  ///< a dropped live message: the read must come to it
-    };
-    std::map<std::string, StreamRead, std::less<>> reads;
+    w.key("streams").beginArray();
     for (const StreamPlan& p : plans) {
-        reads[p.key] = StreamRead{p.from, job.filters, {}, {}, std::nullopt};
+        w.beginObject().field("stream", p.key).field("from", p.from.toString()).field("recovered", p.recovered);
+        if (!p.recovered) {
+            w.field("reason", p.reason);
+        }
+        w.endObject();
     }
-    // Where a dropped live message must still be found in Redis: streams the bus reads (not
-    // what plugins publish, which lives on the bus only), except market data the client could
-    // have been conflated on anyway.
-    const auto mustBeFound = [&](std::string_view key) {
-        if (std::find(busStreams.begin(), busStreams.end(), key) == busStreams.end()) {
+    for (const std::string& k : unknown) {
+        w.beginObject().field("stream", k).field("recovered", false).field("reason", "not a stream this relay reads").endObject();
+    }
+    w.endArray().endObject();
+    c.sendControl(textFrame(withId(std::move(out), job.idJson)));
+    return true;
+}
+
+bool WsGateway::Impl::eventsMustBeFound(ReplayJob& job, std::string_view key) const
+{
+    // Streams the bus reads (not what plugins publish, which lives on the bus only), except
+    // market data the client could have been conflated on anyway.
+    const auto known = [&] {
+        return std::find(job.busStreams.begin(), job.busStreams.end(), key) != job.busStreams.end();
+    };
+    if (!known()) {
+        // Perhaps found by the bus since the job started (a stream created meanwhile); asked
+        // once per key (what plugins publish is never a bus stream).
+        if (!job.notBus.insert(std::string(key)).second) {
             return false;
         }
-        const std::string_view prefix = sources.perTopicPrefix;
-        return !(options.conflateMarketData && !prefix.empty() && key.starts_with(prefix) &&
-                 key.substr(prefix.size()).starts_with("data."));
-    };
+        job.busStreams.clear();
+        for (const StreamStatus& st : sources.bus().streams) {
+            job.busStreams.push_back(st.key);
+        }
+        if (!known()) {
+            return false;
+        }
+    }
+    const std::string_view prefix = sources.perTopicPrefix;
+    return !(options.conflateMarketData && !prefix.empty() && key.starts_with(prefix) &&
+             key.substr(prefix.size()).starts_with("data."));
+}
+
+bool WsGateway::Impl::runReplay(RedisLink& link, EntryDecoder& decoder, ReplayJob& job)
+{
+    Client& c = *job.client;
+    if (!link.isOpen()) {
+        link.connect();
+    }
+    if (!job.started) {
+        if (!startReplay(link, job)) {
+            return true;
+        }
+        job.started = true;
+    }
+    auto& reads = job.reads;
     // Live messages dropped from `first` on (the client's queue or the held live flow was full):
     // read that stream again from there, for every subscription of the client, not only the one
     // replayed; what this replay sent already is skipped.
-    const auto readAgain = [&reads, &mustBeFound](const std::string& key, StreamId first, const std::vector<Filter>& all) {
+    const auto readAgain = [&](const std::string& key, StreamId first, const std::vector<Filter>& all) {
         auto [it, fresh] = reads.try_emplace(key);
         StreamRead& r = it->second;
         if (fresh) {
@@ -2146,27 +2289,89 @@ void WsGateway::Impl::runReplay(RedisLink& link, EntryDecoder& decoder, ReplayJo
             r.pos = std::min(r.pos, before(first));
         }
         r.filters = all;
-        if (mustBeFound(key) && (!r.mustFind || first < *r.mustFind)) {
-            r.mustFind = first;
+        r.done = false;
+        if (eventsMustBeFound(job, key)) {
+            r.checkTrim = true;
+            if (!r.mustFind || first < *r.mustFind) {
+                r.mustFind = first;
+            }
+            r.guard.reset();  // from before(first) on, mustFind checks the first read
         }
     };
-    for (const auto& [key, first] : catchUpFirst) {
-        if (mustBeFound(key)) {
-            reads[key].mustFind = first;
-        }
-    }
-    std::uint64_t count = 0;
     std::vector<FieldView> fields;
     const std::string batch = std::to_string(options.replayBatch);
-    std::string lost;  // a stream trimmed past the first live message the client missed
+    std::string lost;  // a stream trimmed past what the client still needs
+    // One XRANGE batch after rd.pos. Where trimming is checked, it runs in a MULTI after a look
+    // at the stream's first entry: past `guard`, entries after guard may be gone.
+    const auto readBatch = [&](const std::string& key, StreamRead& rd) {
+        const bool guarded = rd.checkTrim && rd.guard.has_value();
+        char buf[48];
+        const std::string start = "(" + std::string(rd.pos.format(buf));
+        if (guarded) {
+            link.begin(1).arg("MULTI");
+            link.begin(6).arg("XRANGE").arg(key).arg("-").arg("+").arg("COUNT").arg("1");
+        }
+        link.begin(6).arg("XRANGE").arg(key).arg(start).arg("+").arg("COUNT").arg(batch);
+        if (guarded) {
+            link.begin(1).arg("EXEC");
+        }
+        link.send();
+        if (!guarded) {
+            return link.readReply();
+        }
+        for (int i = 0; i < 3; ++i) {  // +OK, +QUEUED, +QUEUED
+            RespReader ack = link.readReply();
+            const RespValue v = ack.next();
+            if (v.type == RespType::Error) {
+                throw RedisLinkError("MULTI reading " + key + ": " + std::string(v.str));
+            }
+        }
+        RespReader r = link.readReply();
+        const RespValue exec = r.next();
+        if (!exec.isArray() || exec.size() != 2) {
+            throw RedisLinkError("unexpected EXEC reply reading " + key + ": " +
+                                 (exec.type == RespType::Error ? std::string(exec.str) : std::string("not two replies")));
+        }
+        const RespValue head = r.next();
+        if (head.isArray() && head.size() >= 1) {
+            const RespValue entry = r.next();
+            std::optional<StreamId> first;
+            if (entry.isArray() && entry.size() >= 1) {
+                const RespValue idV = r.next();
+                first = idV.isString() ? StreamId::parse(idV.str) : std::nullopt;
+                for (std::size_t k = 1; k < entry.size(); ++k) {
+                    r.skipValue();
+                }
+            } else {
+                r.skipChildren(entry);
+            }
+            for (std::size_t k = 1; k < head.size(); ++k) {
+                r.skipValue();
+            }
+            if (first && *first > *rd.guard) {
+                lost = key + " after " + rd.guard->toString();
+            }
+        } else {
+            r.skipChildren(head);
+        }
+        return r;  // at the XRANGE reply
+    };
     for (;;) {
         for (auto& [key, rd] : reads) {
+            if (rd.done) {
+                continue;
+            }
             for (;;) {
-                char buf[48];
-                const std::string start = "(" + std::string(rd.pos.format(buf));
-                link.begin(6).arg("XRANGE").arg(key).arg(start).arg("+").arg("COUNT").arg(batch);
-                link.send();
-                RespReader r = link.readReply();
+                {
+                    std::lock_guard lock(c.m);
+                    if (c.closed || c.closing) {
+                        return true;  // e.g. resumed to end: nothing more to read
+                    }
+                }
+                RespReader r = readBatch(key, rd);
+                if (!lost.empty()) {
+                    break;  // nothing after the gap goes out: the client is closed below
+                }
                 const RespValue top = r.next();
                 if (top.type == RespType::Error) {
                     throw RedisLinkError("XRANGE " + key + ": " + std::string(top.str));
@@ -2187,35 +2392,51 @@ void WsGateway::Impl::runReplay(RedisLink& link, EntryDecoder& decoder, ReplayJo
                     if (!entryId) {
                         continue;
                     }
-                    rd.pos = *entryId;
-                    if (rd.mustFind && *entryId >= *rd.mustFind) {
-                        if (*entryId > *rd.mustFind) {
-                            lost = key + " from " + rd.mustFind->toString();
-                            break;  // nothing after the gap goes out: the client is closed below
-                        }
-                        rd.mustFind.reset();
+                    if (rd.mustFind && *entryId > *rd.mustFind) {
+                        lost = key + " from " + rd.mustFind->toString();
+                        break;
                     }
                     Message msg;
-                    if (!decoder.decode(std::span<const FieldView>(fields.data(), fields.size()), msg)) {
-                        continue;  // the live reader logs and counts rejected entries
+                    bool send = decoder.decode(std::span<const FieldView>(fields.data(), fields.size()), msg);
+                    // (the live reader logs and counts rejected entries)
+                    if (send && *entryId <= rd.sentUpTo && anyMatches(rd.sentFilters, msg.topic, msg.type, msg.heartbeat)) {
+                        send = false;  // this replay sent it before live messages were dropped
                     }
-                    if (*entryId <= rd.sentUpTo && anyMatches(rd.sentFilters, msg.topic, msg.type, msg.heartbeat)) {
-                        continue;  // this replay sent it before live messages were dropped
+                    if (send) {
+                        msg.stream = key;
+                        msg.id = idV.str;
+                        msg.streamId = *entryId;
+                        msg.receivedNs = wallNowNs();
+                        send = anyMatches(rd.filters, msg.topic, msg.type, msg.heartbeat) &&
+                               !(c.auth.restricted && !topicAllowed(c.auth.allowedTopics, msg.topic));
                     }
-                    msg.stream = key;
-                    msg.id = idV.str;
-                    msg.streamId = *entryId;
-                    msg.receivedNs = wallNowNs();
-                    if (!anyMatches(rd.filters, msg.topic, msg.type, msg.heartbeat) ||
-                        (c.auth.restricted && !topicAllowed(c.auth.allowedTopics, msg.topic))) {
-                        continue;
+                    if (send) {
+                        FramePtr frame = messageFrame(msg, false);
+                        const std::size_t size = frame->wireLength;
+                        switch (c.tryPushReplay(frame)) {
+                        case Client::Push::Pushed:
+                            break;
+                        case Client::Push::NoRoom:
+                            job.needBytes = size;
+                            if (rd.checkTrim && !rd.mustFind) {
+                                rd.mustFind = *entryId;  // gone when it resumes (trimmed, deleted): lost
+                            }
+                            return false;  // parked; resumes at this entry
+                        case Client::Push::Gone:
+                            return true;
+                        }
+                        ++job.count;
+                        replayed.fetch_add(1, std::memory_order_relaxed);
+                        mReplayed.inc();
                     }
-                    if (!c.pushReplay(messageFrame(msg, false))) {
-                        return;  // the client is gone, or stalled and closed
+                    // Handled (sent or passed over): the read goes on after it.
+                    rd.pos = *entryId;
+                    if (rd.mustFind && *entryId == *rd.mustFind) {
+                        rd.mustFind.reset();
                     }
-                    ++count;
-                    replayed.fetch_add(1, std::memory_order_relaxed);
-                    mReplayed.inc();
+                    if (rd.checkTrim) {
+                        rd.guard = *entryId;
+                    }
                 }
                 if (!lost.empty() || n < static_cast<std::size_t>(options.replayBatch)) {
                     break;
@@ -2228,21 +2449,26 @@ void WsGateway::Impl::runReplay(RedisLink& link, EntryDecoder& decoder, ReplayJo
             if (!lost.empty()) {
                 break;
             }
+            // Its newer entries come live: a later pass or a resume does not read it again, so
+            // its guard no longer matters (Redis may trim what was sent).
+            rd.done = true;
+            rd.guard.reset();
         }
         // The seam. Live messages routed meanwhile wait in liveBuffer; those already sent are
         // skipped by id. Live messages dropped meanwhile (too many) are read in another pass.
         std::lock_guard lock(c.m);
         if (c.closed || c.closing) {
-            return;
+            return true;
         }
         if (!lost.empty()) {
             // Events are never dropped silently: the client resumes with "from" and is told
             // there that the history is incomplete.
             c.closeForOverflowLocked(close_code::kTryAgainLater,
-                                     "fell behind, and Redis no longer has " + lost +
-                                         " (trimmed): resume with from",
+                                     (job.catchUp ? "fell behind, and Redis no longer has "
+                                                  : "Redis trimmed what the replay was sending: it no longer has ") +
+                                         lost + " (trimmed): resume with from",
                                      "trimmed");
-            return;
+            return true;
         }
         if (!c.lagFrom.empty()) {
             // Every subscription of the client but those whose own replay is still to come
@@ -2275,13 +2501,14 @@ void WsGateway::Impl::runReplay(RedisLink& link, EntryDecoder& decoder, ReplayJo
         }
         if (!job.catchUp) {
             FramePtr marker =
-                textFrame(withId(R"({"op":"replayed","count":)" + std::to_string(count) + "}", job.idJson));
+                textFrame(withId(R"({"op":"replayed","count":)" + std::to_string(job.count) + "}", job.idJson));
             c.queuedBytes += marker->wireLength;
+            c.controlBytes += marker->wireLength;
             c.queue.push_back(std::move(marker));
             c.scheduleLocked();
         }
         c.endReplayLocked();
-        return;
+        return true;
     }
 }
 
@@ -2454,7 +2681,7 @@ void WsGateway::stop()
         MetricsRegistry::global().removeCollector(gw.collectorId);
         gw.collectorId = -1;
     }
-    // Replays waiting for room give up once their client is closed by its loop.
+    // Parked replays end once their client is closed by its loop.
     for (auto& l : gw.loops) {
         l->wake();
     }
@@ -2476,12 +2703,22 @@ void WsGateway::stop()
         for (auto& [id, c] : gw.clients) {
             std::lock_guard cl(c->m);
             c->closed = true;
-            c->room.notify_all();
         }
     }
     for (auto& t : gw.replayThreads) {
         if (t.joinable()) {
             t.join();
+        }
+    }
+    {
+        // A parked job holds its client: let go of both.
+        std::vector<std::unique_ptr<ReplayJob>> parked;
+        std::lock_guard lock(gw.clientsMutex);
+        for (auto& [id, c] : gw.clients) {
+            std::lock_guard cl(c->m);
+            if (c->parked) {
+                parked.push_back(std::move(c->parked));
+            }
         }
     }
     {
