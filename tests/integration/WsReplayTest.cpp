@@ -488,6 +488,83 @@ TEST(WsReplayTest, StreamsTrimmedAfterTheyWereSentOrEmptyWhenCheckedDoNotCloseAR
     EXPECT_EQ(seqs["events.position.S-001"], oneToN(5));
 }
 
+TEST(WsReplayTest, AReplayOverlappingALiveSubscriptionKeepsTheStreamInOrder)
+{
+    RedisServer redis;
+    RelayProcess relay(RelayProcess::defaults(redis, {{"ws.queue_bytes", "1048576"}, {"ws.stall_timeout_ms", "60000"}}));
+    ASSERT_TRUE(relay.waitUntilConnected()) << relay.process().stderrText();
+    const std::string topic = "events.order.S-001";
+    // Odd seq: OrderAccepted, even: OrderFilled.
+    const auto add = [&](int from, int to, std::size_t padding) {
+        redis.command({"EVAL",
+                       "for i = tonumber(ARGV[1]), tonumber(ARGV[2]) do local t = (i % 2 == 0) and 'OrderFilled' or "
+                       "'OrderAccepted' redis.call('XADD', KEYS[1], '*', 'topic', ARGV[3], 'type', t, 'payload', "
+                       "'{\"type\":\"' .. t .. '\",\"seq\":' .. i .. ',\"pad\":\"' .. ARGV[4] .. '\"}', 'encoding', 'Json') end "
+                       "return 1",
+                       "1", kPrefix + topic, std::to_string(from), std::to_string(to), topic, std::string(padding, 'x')});
+    };
+    constexpr int kHistory = 5000;
+    constexpr int kLast = 8000;
+    add(1, kHistory, 2000);  // 10 MB: the replay takes a while, live orders arrive meanwhile
+    ASSERT_TRUE(relay.waitUntilReceived(kHistory, 20s));
+
+    WsClient c(relay.httpPort(), "/ws", {}, 256 * 1024);
+    ASSERT_TRUE(c.subscribe(R"(["events.order.*"])"));  // every order event, live
+    std::atomic<bool> stop{false};
+    std::thread producer([&] {
+        for (int i = kHistory + 1; i <= kLast && !stop; ++i) {
+            add(i, i, 500);
+            std::this_thread::sleep_for(1ms);
+        }
+    });
+    // A few live ones, then fills only, from the start, on a pattern that overlaps.
+    std::vector<int> before;
+    std::vector<int> after;
+    bool subscribed = false;
+    bool asked = false;
+    const auto deadline = std::chrono::steady_clock::now() + 90s;
+    while ((after.empty() || after.back() < kLast) && std::chrono::steady_clock::now() < deadline) {
+        const JsonPtr m = c.receiveJson(5s);
+        if (!m) {
+            continue;
+        }
+        const std::string op = m->getValue<std::string>("op");
+        if (op == "subscribed") {
+            subscribed = true;
+        } else if (op == "message") {
+            (subscribed ? after : before).push_back(m->getObject("payload")->getValue<int>("seq"));
+        }
+        if (!asked && before.size() >= 10) {
+            c.sendText(R"({"op":"subscribe","topics":["events.*"],"types":["OrderFilled"],"from":"0-0"})");
+            asked = true;
+        }
+    }
+    stop = true;
+    producer.join();
+    ASSERT_TRUE(subscribed);
+    ASSERT_FALSE(before.empty());
+    const int lastLive = before.back();
+    // The stream's messages after the subscribe are in stream order: the replayed fills first,
+    // then every order event after the last one it had live, each once.
+    std::string firstDisorder;
+    for (std::size_t i = 1; i < after.size() && firstDisorder.empty(); ++i) {
+        if (after[i] <= after[i - 1]) {
+            firstDisorder = std::to_string(after[i - 1]) + " then " + std::to_string(after[i]);
+        }
+    }
+    EXPECT_TRUE(firstDisorder.empty()) << firstDisorder << " (had " << lastLive << " live)";
+    std::vector<int> expected;
+    for (int i = 2; i <= lastLive; i += 2) {
+        expected.push_back(i);  // fills replayed from the start
+    }
+    for (int i = lastLive + 1; i <= kLast; ++i) {
+        expected.push_back(i);  // everything after the live point
+    }
+    std::vector<int> got = after;
+    std::sort(got.begin(), got.end());
+    EXPECT_EQ(got, expected) << after.size() << " after the subscribe, " << lastLive << " live before";
+}
+
 TEST(WsReplayTest, TwoReplaysOfOneClientRunOneAfterTheOtherInTheOrderAsked)
 {
     RedisServer redis;

@@ -153,6 +153,33 @@ bool anyMatches(const std::vector<Filter>& filters, std::string_view topic, std:
     return false;
 }
 
+/// What a replay sends of a stream: entries matching `filters`, and after `wideFrom` (the last
+/// one its client had from the live flow) those matching its other subscriptions too, so that
+/// their messages held meanwhile need not follow replayed ones with higher ids.
+struct Coverage {
+    std::vector<Filter> filters;
+    std::optional<StreamId> wideFrom;
+    std::vector<Filter> wideFilters;
+
+    bool empty() const { return filters.empty() && wideFilters.empty(); }
+    bool covers(StreamId id, std::string_view topic, std::string_view type, bool heartbeat) const
+    {
+        return anyMatches(filters, topic, type, heartbeat) ||
+               (wideFrom && id > *wideFrom && anyMatches(wideFilters, topic, type, heartbeat));
+    }
+};
+
+bool anyCovers(const std::vector<Coverage>& all, StreamId id, std::string_view topic, std::string_view type, bool heartbeat)
+{
+    return std::any_of(all.begin(), all.end(), [&](const Coverage& c) { return c.covers(id, topic, type, heartbeat); });
+}
+
+/// Transparent hashing: look a std::string key up by string_view.
+struct StringHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view v) const noexcept { return std::hash<std::string_view>{}(v); }
+};
+
 /// One sendmsg: what a writer hands the kernel for one client (iov points into queued frames).
 struct PendingSend {
     iovec iov[kMaxIov];
@@ -176,11 +203,11 @@ struct Client final : Subscriber, std::enable_shared_from_this<Client> {
         std::vector<std::string> types;
         Router::SubscriptionId routerId = 0;
     };
-    /// After a replay: live messages of the replayed subscription with an id at or below the
-    /// last replayed one were sent already.
+    /// After a replay: live messages it covered with an id at or below the last replayed one
+    /// were sent already.
     struct Watermark {
         StreamId id;
-        std::vector<Filter> filters;
+        std::vector<Coverage> covered;
     };
 
     Client(WsGateway::Impl& gateway, Loop& loop, Poco::Net::WebSocket socket, std::uint64_t id, std::string peer,
@@ -327,6 +354,18 @@ struct Client final : Subscriber, std::enable_shared_from_this<Client> {
     /// A single "from" applies to streams the replay did not read too (e.g. found by the bus
     /// only later): their live messages at or below it were asked not to be sent.
     std::optional<Watermark> floor;
+    /// Per stream, the last live message the client got outside a replay (or a replay sent
+    /// for all its subscriptions): where a new replay takes over the others' messages.
+    std::unordered_map<std::string, StreamId, StringHash, std::equal_to<>> liveUpTo;
+    void noteLiveLocked(const OutFrame& f)
+    {
+        auto it = liveUpTo.find(f.stream());
+        if (it == liveUpTo.end()) {
+            liveUpTo.emplace(std::string(f.stream()), f.id);
+        } else if (it->second < f.id) {
+            it->second = f.id;
+        }
+    }
     std::vector<Filter> filters;     ///< copy of subs for the replay workers (set by the loop)
     /// The client's replay or catch-up, waiting for room in its queue (no thread held).
     std::unique_ptr<ReplayJob> parked;
@@ -404,9 +443,9 @@ struct Loop {
 /// sent already.
 struct StreamRead {
     StreamId pos;                      ///< the last entry handled (sent or passed over)
-    std::vector<Filter> filters;
-    StreamId sentUpTo;                 ///< entries up to here matching sentFilters went out
-    std::vector<Filter> sentFilters;   ///< empty: nothing to skip
+    Coverage send;
+    StreamId sentUpTo;                 ///< entries up to here covered by `sent` went out
+    std::vector<Coverage> sent;        ///< empty: nothing to skip
     std::optional<StreamId> mustFind;  ///< a dropped live message: the read must come to it
     /// Events must not be missed here: each read checks, in one MULTI, that Redis still has
     /// `guard` (nothing after it was trimmed meanwhile), once there is one.
@@ -441,6 +480,21 @@ struct WsGateway::Impl {
     /// Sets a job's reads up: a catch-up's from what its client missed, a subscribe's from
     /// "from" (and sends "subscribed"). False when the client is gone.
     bool startReplay(RedisLink& link, ReplayJob& job);
+    /// Every subscription of a client (under its m) but those whose own replay is still to
+    /// come: that replay sends their messages, after its "subscribed".
+    std::vector<Filter> filtersNotWaitingLocked(const Client& c)
+    {
+        std::vector<Filter> all = c.filters;
+        std::lock_guard waiting(replayMutex);
+        if (auto it = replayWaiting.find(&c); it != replayWaiting.end()) {
+            for (const ReplayJob& later : it->second) {
+                for (const Filter& f : later.filters) {
+                    std::erase_if(all, [&](const Filter& g) { return g.pattern == f.pattern; });
+                }
+            }
+        }
+        return all;
+    }
     /// A stream where a replay must find every event the client missed (trimming is checked).
     bool eventsMustBeFound(ReplayJob& job, std::string_view key) const;
     /// Runs a job until it is done (true) or its client has no room (false: park it).
@@ -616,6 +670,9 @@ void Client::acceptLocked(FramePtr frame)
     if (closed || closing) {
         return;
     }
+    if (replaying == 0) {
+        noteLiveLocked(*frame);  // sent, or read again by a catch-up before any later replay
+    }
     // Sent by a replay already (the bus reader can be behind Redis): neither held nor read again.
     if ((!watermarks.empty() || floor) && watermarkSkipsLocked(*frame)) {
         return;
@@ -649,14 +706,15 @@ void Client::acceptLocked(FramePtr frame)
 bool Client::watermarkSkipsLocked(const OutFrame& f)
 {
     auto it = watermarks.find(f.stream());
+    const bool heartbeat = f.topic() == kHeartbeatTopic;
     if (it == watermarks.end()) {
-        return floor && f.id <= floor->id && anyMatches(floor->filters, f.topic(), f.type(), f.topic() == kHeartbeatTopic);
+        return floor && f.id <= floor->id && anyCovers(floor->covered, f.id, f.topic(), f.type(), heartbeat);
     }
     if (f.id > it->second.id) {
         watermarks.erase(it);  // the live flow is past what the replay sent
         return false;
     }
-    return anyMatches(it->second.filters, f.topic(), f.type(), f.topic() == kHeartbeatTopic);
+    return anyCovers(it->second.covered, f.id, f.topic(), f.type(), heartbeat);
 }
 
 bool Client::enqueueLocked(FramePtr frame)
@@ -804,6 +862,7 @@ void Client::endReplayLocked()
         if (watermarkSkipsLocked(*f)) {
             continue;  // the replay sent it
         }
+        noteLiveLocked(*f);
         if (lagging) {
             recordLagLocked(*f);  // fell behind again while draining: the next catch-up reads it
         } else {
@@ -2122,7 +2181,8 @@ bool WsGateway::Impl::startReplay(RedisLink& link, ReplayJob& job)
     Client& c = *job.client;
     // The streams this relay reads: a replay reads no other keys, and only these must still
     // hold a live message the client missed.
-    for (const StreamStatus& st : sources.bus().streams) {
+    const BusSnapshot bus = sources.bus();
+    for (const StreamStatus& st : bus.streams) {
         job.busStreams.push_back(st.key);
     }
     const auto mustBeFound = [&](std::string_view key) { return eventsMustBeFound(job, key); };
@@ -2137,10 +2197,11 @@ bool WsGateway::Impl::startReplay(RedisLink& link, ReplayJob& job)
         c.lagging = false;
         c.catchUpPosted = false;
         c.liveDropping = false;
+        job.filters = filtersNotWaitingLocked(c);
         for (const auto& [key, first] : c.lagFrom) {
             StreamRead& rd = job.reads[key];
             rd.pos = before(first);
-            rd.filters = c.filters;
+            rd.send = Coverage{job.filters, {}, {}};
             if (mustBeFound(key)) {
                 rd.mustFind = first;
                 rd.checkTrim = true;
@@ -2149,7 +2210,6 @@ bool WsGateway::Impl::startReplay(RedisLink& link, ReplayJob& job)
         log->info("ws client {} ({}) fell behind on {} stream(s); catching up from Redis", c.id, c.peer,
                   c.lagFrom.size());
         c.lagFrom.clear();
-        job.filters = c.filters;
         return true;
     }
     // Which streams: the ones this relay reads (never arbitrary keys), narrowed by "from".
@@ -2182,13 +2242,39 @@ bool WsGateway::Impl::startReplay(RedisLink& link, ReplayJob& job)
             plans.push_back(StreamPlan{key, *job.fromAll, sources.perTopicPrefix.empty()});
         }
     }
+    // The client's other subscriptions on these streams: from its last live message of each
+    // stream on, the replay sends theirs too (in stream order with its own), and the copies
+    // held meanwhile are skipped. Without one, from where the bus is (it got none of them).
+    std::vector<Filter> others;
+    std::map<std::string, StreamId, std::less<>> liveFrom;
+    {
+        std::lock_guard lock(c.m);
+        others = filtersNotWaitingLocked(c);
+        std::erase_if(others, [&](const Filter& g) {
+            return std::any_of(job.filters.begin(), job.filters.end(), [&](const Filter& f) { return f.pattern == g.pattern; });
+        });
+        for (const StreamPlan& plan : plans) {
+            if (auto it = c.liveUpTo.find(plan.key); it != c.liveUpTo.end()) {
+                liveFrom.emplace(plan.key, it->second);
+            }
+        }
+    }
+    if (!others.empty()) {
+        for (const StreamStatus& st : bus.streams) {
+            liveFrom.try_emplace(st.key, st.lastId);
+        }
+    }
     bool recovered = unknown.empty();
     for (StreamPlan& plan : plans) {
         checkHistory(link, plan);
         recovered = recovered && plan.recovered;
         StreamRead& rd = job.reads[plan.key];
         rd.pos = plan.from;
-        rd.filters = job.filters;
+        rd.send = Coverage{job.filters, {}, {}};
+        if (auto it = liveFrom.find(plan.key); !others.empty() && it != liveFrom.end()) {
+            rd.send.wideFrom = it->second;
+            rd.send.wideFilters = others;
+        }
         rd.checkTrim = mustBeFound(plan.key);
         if (plan.recovered && plan.firstEntry) {
             // Complete now, and still complete while the stream's first entry is not after
@@ -2282,13 +2368,13 @@ bool WsGateway::Impl::runReplay(RedisLink& link, EntryDecoder& decoder, ReplayJo
         if (fresh) {
             r.pos = before(first);
         } else {
-            if (!r.filters.empty()) {
+            if (!r.send.empty()) {
                 r.sentUpTo = std::max(r.sentUpTo, r.pos);
-                r.sentFilters.insert(r.sentFilters.end(), r.filters.begin(), r.filters.end());
+                r.sent.push_back(std::move(r.send));
             }
             r.pos = std::min(r.pos, before(first));
         }
-        r.filters = all;
+        r.send = Coverage{all, {}, {}};
         r.done = false;
         if (eventsMustBeFound(job, key)) {
             r.checkTrim = true;
@@ -2399,7 +2485,7 @@ bool WsGateway::Impl::runReplay(RedisLink& link, EntryDecoder& decoder, ReplayJo
                     Message msg;
                     bool send = decoder.decode(std::span<const FieldView>(fields.data(), fields.size()), msg);
                     // (the live reader logs and counts rejected entries)
-                    if (send && *entryId <= rd.sentUpTo && anyMatches(rd.sentFilters, msg.topic, msg.type, msg.heartbeat)) {
+                    if (send && *entryId <= rd.sentUpTo && anyCovers(rd.sent, *entryId, msg.topic, msg.type, msg.heartbeat)) {
                         send = false;  // this replay sent it before live messages were dropped
                     }
                     if (send) {
@@ -2407,7 +2493,7 @@ bool WsGateway::Impl::runReplay(RedisLink& link, EntryDecoder& decoder, ReplayJo
                         msg.id = idV.str;
                         msg.streamId = *entryId;
                         msg.receivedNs = wallNowNs();
-                        send = anyMatches(rd.filters, msg.topic, msg.type, msg.heartbeat) &&
+                        send = rd.send.covers(*entryId, msg.topic, msg.type, msg.heartbeat) &&
                                !(c.auth.restricted && !topicAllowed(c.auth.allowedTopics, msg.topic));
                     }
                     if (send) {
@@ -2471,19 +2557,7 @@ bool WsGateway::Impl::runReplay(RedisLink& link, EntryDecoder& decoder, ReplayJo
             return true;
         }
         if (!c.lagFrom.empty()) {
-            // Every subscription of the client but those whose own replay is still to come
-            // (that replay sends their messages, after its "subscribed").
-            std::vector<Filter> all = c.filters;
-            {
-                std::lock_guard waiting(replayMutex);
-                if (auto it = replayWaiting.find(&c); it != replayWaiting.end()) {
-                    for (const ReplayJob& later : it->second) {
-                        for (const Filter& f : later.filters) {
-                            std::erase_if(all, [&](const Filter& g) { return g.pattern == f.pattern; });
-                        }
-                    }
-                }
-            }
+            const std::vector<Filter> all = filtersNotWaitingLocked(c);
             for (const auto& [key, first] : c.lagFrom) {
                 readAgain(key, first, all);
             }
@@ -2491,13 +2565,17 @@ bool WsGateway::Impl::runReplay(RedisLink& link, EntryDecoder& decoder, ReplayJo
             c.liveDropping = false;
             continue;
         }
-        for (const auto& [key, rd] : reads) {
-            std::vector<Filter> covered = rd.filters;
-            covered.insert(covered.end(), rd.sentFilters.begin(), rd.sentFilters.end());
+        for (auto& [key, rd] : reads) {
+            // It sent what all the client's subscriptions have up to here (but those whose
+            // replay is still to come): a later replay takes the live flow over from here.
+            auto [live, fresh] = c.liveUpTo.try_emplace(key, rd.pos);
+            live->second = std::max(live->second, rd.pos);
+            std::vector<Coverage> covered = std::move(rd.sent);
+            covered.push_back(std::move(rd.send));
             c.watermarks[key] = Client::Watermark{rd.pos, std::move(covered)};
         }
         if (job.fromAll) {
-            c.floor = Client::Watermark{*job.fromAll, job.filters};
+            c.floor = Client::Watermark{*job.fromAll, {Coverage{job.filters, {}, {}}}};
         }
         if (!job.catchUp) {
             FramePtr marker =
