@@ -488,7 +488,10 @@ TEST(WsReplayTest, StreamsTrimmedAfterTheyWereSentOrEmptyWhenCheckedDoNotCloseAR
     EXPECT_EQ(seqs["events.position.S-001"], oneToN(5));
 }
 
-TEST(WsReplayTest, AReplayOverlappingALiveSubscriptionKeepsTheStreamInOrder)
+/// A client with every order event live subscribes fills only on an overlapping pattern with
+/// "from" while a producer writes: from "0-0", or (futureFrom) from a time just ahead, after
+/// the last message it had live.
+void overlappingReplay(bool futureFrom)
 {
     RedisServer redis;
     RelayProcess relay(RelayProcess::defaults(redis, {{"ws.queue_bytes", "1048576"}, {"ws.stall_timeout_ms", "60000"}}));
@@ -535,7 +538,11 @@ TEST(WsReplayTest, AReplayOverlappingALiveSubscriptionKeepsTheStreamInOrder)
             (subscribed ? after : before).push_back(m->getObject("payload")->getValue<int>("seq"));
         }
         if (!asked && before.size() >= 10) {
-            c.sendText(R"({"op":"subscribe","topics":["events.*"],"types":["OrderFilled"],"from":"0-0"})");
+            const auto nowMs = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count();
+            const std::string from = futureFrom ? std::to_string(nowMs + 300) : "0-0";
+            c.sendText(R"({"op":"subscribe","topics":["events.*"],"types":["OrderFilled"],"from":")" + from + R"("})");
             asked = true;
         }
     }
@@ -554,7 +561,7 @@ TEST(WsReplayTest, AReplayOverlappingALiveSubscriptionKeepsTheStreamInOrder)
     }
     EXPECT_TRUE(firstDisorder.empty()) << firstDisorder << " (had " << lastLive << " live)";
     std::vector<int> expected;
-    for (int i = 2; i <= lastLive; i += 2) {
+    for (int i = 2; i <= lastLive && !futureFrom; i += 2) {
         expected.push_back(i);  // fills replayed from the start
     }
     for (int i = lastLive + 1; i <= kLast; ++i) {
@@ -563,6 +570,16 @@ TEST(WsReplayTest, AReplayOverlappingALiveSubscriptionKeepsTheStreamInOrder)
     std::vector<int> got = after;
     std::sort(got.begin(), got.end());
     EXPECT_EQ(got, expected) << after.size() << " after the subscribe, " << lastLive << " live before";
+}
+
+TEST(WsReplayTest, AReplayOverlappingALiveSubscriptionKeepsTheStreamInOrder)
+{
+    overlappingReplay(false);
+}
+
+TEST(WsReplayTest, AReplayFromAfterTheLivePointOfAnOverlappingSubscriptionLosesNothingInBetween)
+{
+    overlappingReplay(true);
 }
 
 TEST(WsReplayTest, TwoReplaysOfOneClientRunOneAfterTheOtherInTheOrderAsked)

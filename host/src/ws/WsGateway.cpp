@@ -160,11 +160,13 @@ struct Coverage {
     std::vector<Filter> filters;
     std::optional<StreamId> wideFrom;
     std::vector<Filter> wideFilters;
+    /// `filters` only after this id (the replay's "from", when it reads from wideFrom before it).
+    std::optional<StreamId> ownFrom;
 
     bool empty() const { return filters.empty() && wideFilters.empty(); }
     bool covers(StreamId id, std::string_view topic, std::string_view type, bool heartbeat) const
     {
-        return anyMatches(filters, topic, type, heartbeat) ||
+        return ((!ownFrom || id > *ownFrom) && anyMatches(filters, topic, type, heartbeat)) ||
                (wideFrom && id > *wideFrom && anyMatches(wideFilters, topic, type, heartbeat));
     }
 };
@@ -208,6 +210,7 @@ struct Client final : Subscriber, std::enable_shared_from_this<Client> {
     struct Watermark {
         StreamId id;
         std::vector<Coverage> covered;
+        std::vector<Filter> owedElsewhere;  ///< floor: messages these match are not skipped
     };
 
     Client(WsGateway::Impl& gateway, Loop& loop, Poco::Net::WebSocket socket, std::uint64_t id, std::string peer,
@@ -470,6 +473,7 @@ struct ReplayJob {
     std::uint64_t count = 0;                       ///< entries sent
     std::size_t needBytes = 0;                     ///< parked: the frame that did not fit
     std::set<std::string, std::less<>> notBus;     ///< keys the bus did not read when last asked
+    std::map<std::string, StreamId, std::less<>> busAtHold;  ///< per stream, as the live flow began to wait
 };
 
 struct WsGateway::Impl {
@@ -708,7 +712,8 @@ bool Client::watermarkSkipsLocked(const OutFrame& f)
     auto it = watermarks.find(f.stream());
     const bool heartbeat = f.topic() == kHeartbeatTopic;
     if (it == watermarks.end()) {
-        return floor && f.id <= floor->id && anyCovers(floor->covered, f.id, f.topic(), f.type(), heartbeat);
+        return floor && f.id <= floor->id && anyCovers(floor->covered, f.id, f.topic(), f.type(), heartbeat) &&
+               !anyMatches(floor->owedElsewhere, f.topic(), f.type(), heartbeat);
     }
     if (f.id > it->second.id) {
         watermarks.erase(it);  // the live flow is past what the replay sent
@@ -1755,7 +1760,13 @@ void Loop::handleSubscribe(Client& c, ClientRequest& req)
                            " topic patterns per client (ws.max_subscriptions)");
         return;
     }
+    // Where the bus is as the live flow starts to wait: the client's other subscriptions got
+    // whatever they had up to here (messages held from now on come after it).
+    std::map<std::string, StreamId, std::less<>> busAtHold;
     if (req.hasFrom) {
+        for (const StreamStatus& st : gw.sources.bus().streams) {
+            busAtHold.emplace(st.key, st.lastId);
+        }
         std::lock_guard lock(c.m);
         ++c.replaying;  // live messages wait for the replay from now on
     } else {
@@ -1801,6 +1812,7 @@ void Loop::handleSubscribe(Client& c, ClientRequest& req)
     job.fromAll = req.fromAll;
     job.fromByStream = std::move(req.fromByStream);
     job.idJson = req.idJson;
+    job.busAtHold = std::move(busAtHold);
     gw.replays.fetch_add(1, std::memory_order_relaxed);
     gw.replaying.fetch_add(1, std::memory_order_relaxed);
     gw.mReplays.inc();
@@ -2197,7 +2209,9 @@ bool WsGateway::Impl::startReplay(RedisLink& link, ReplayJob& job)
         c.lagging = false;
         c.catchUpPosted = false;
         c.liveDropping = false;
-        job.filters = filtersNotWaitingLocked(c);
+        // Every subscription, those whose replay waits too: that replay may start after what
+        // this reads again (a later from); sent twice rather than not at all.
+        job.filters = c.filters;
         for (const auto& [key, first] : c.lagFrom) {
             StreamRead& rd = job.reads[key];
             rd.pos = before(first);
@@ -2242,11 +2256,12 @@ bool WsGateway::Impl::startReplay(RedisLink& link, ReplayJob& job)
             plans.push_back(StreamPlan{key, *job.fromAll, sources.perTopicPrefix.empty()});
         }
     }
-    // The client's other subscriptions on these streams: from its last live message of each
-    // stream on, the replay sends theirs too (in stream order with its own), and the copies
-    // held meanwhile are skipped. Without one, from where the bus is (it got none of them).
+    // The client's other subscriptions on these streams: after the last message of each stream
+    // it got live (or the bus's position when its live flow began to wait: it was owed nothing
+    // before), the replay sends theirs too, in stream order with its own, and the copies held
+    // meanwhile are skipped.
     std::vector<Filter> others;
-    std::map<std::string, StreamId, std::less<>> liveFrom;
+    std::map<std::string, StreamId, std::less<>> liveFrom = job.busAtHold;
     {
         std::lock_guard lock(c.m);
         others = filtersNotWaitingLocked(c);
@@ -2255,13 +2270,9 @@ bool WsGateway::Impl::startReplay(RedisLink& link, ReplayJob& job)
         });
         for (const StreamPlan& plan : plans) {
             if (auto it = c.liveUpTo.find(plan.key); it != c.liveUpTo.end()) {
-                liveFrom.emplace(plan.key, it->second);
+                const auto at = liveFrom.try_emplace(plan.key, it->second).first;
+                at->second = std::max(at->second, it->second);
             }
-        }
-    }
-    if (!others.empty()) {
-        for (const StreamStatus& st : bus.streams) {
-            liveFrom.try_emplace(st.key, st.lastId);
         }
     }
     bool recovered = unknown.empty();
@@ -2272,15 +2283,24 @@ bool WsGateway::Impl::startReplay(RedisLink& link, ReplayJob& job)
         rd.pos = plan.from;
         rd.send = Coverage{job.filters, {}, {}};
         if (auto it = liveFrom.find(plan.key); !others.empty() && it != liveFrom.end()) {
-            rd.send.wideFrom = it->second;
+            // Not what Redis no longer had when checked: those held messages go out after.
+            const StreamId wide = plan.firstEntry && *plan.firstEntry > it->second ? before(*plan.firstEntry) : it->second;
+            rd.send.wideFrom = wide;
             rd.send.wideFilters = others;
+            if (wide < plan.from) {
+                // The others' messages between the two are owed too: read from there, and the
+                // replayed subscription's only after from.
+                rd.pos = wide;
+                rd.send.ownFrom = plan.from;
+            }
         }
         rd.checkTrim = mustBeFound(plan.key);
         if (plan.recovered && plan.firstEntry) {
             // Complete now, and still complete while the stream's first entry is not after
-            // from (or, when nothing was ever lost, after the first entry seen now). An empty
+            // where the read starts (or, when nothing was ever lost, after the first entry
+            // seen now). An empty
             // stream is left unguarded until its first entry: one added meanwhile is not a trim.
-            rd.guard = std::max(*plan.firstEntry, plan.from);
+            rd.guard = std::max(*plan.firstEntry, rd.pos);
         }
     }
     std::string out;
@@ -2568,14 +2588,19 @@ bool WsGateway::Impl::runReplay(RedisLink& link, EntryDecoder& decoder, ReplayJo
         for (auto& [key, rd] : reads) {
             // It sent what all the client's subscriptions have up to here (but those whose
             // replay is still to come): a later replay takes the live flow over from here.
-            auto [live, fresh] = c.liveUpTo.try_emplace(key, rd.pos);
+            const auto live = c.liveUpTo.try_emplace(key, rd.pos).first;
             live->second = std::max(live->second, rd.pos);
             std::vector<Coverage> covered = std::move(rd.sent);
             covered.push_back(std::move(rd.send));
             c.watermarks[key] = Client::Watermark{rd.pos, std::move(covered)};
         }
         if (job.fromAll) {
-            c.floor = Client::Watermark{*job.fromAll, {Coverage{job.filters, {}, {}}}};
+            // Asked not to be sent by this subscription; another one of the client may want them.
+            std::vector<Filter> elsewhere = c.filters;
+            std::erase_if(elsewhere, [&](const Filter& g) {
+                return std::any_of(job.filters.begin(), job.filters.end(), [&](const Filter& f) { return f.pattern == g.pattern; });
+            });
+            c.floor = Client::Watermark{*job.fromAll, {Coverage{job.filters, {}, {}}}, std::move(elsewhere)};
         }
         if (!job.catchUp) {
             FramePtr marker =
