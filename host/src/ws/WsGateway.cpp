@@ -143,6 +143,15 @@ void writeTopicsAndTypes(JsonWriter& w, const std::vector<std::string>& topics, 
     w.endArray();
 }
 
+/// `filters` less those with a pattern of `drop` (a subscription is one filter per pattern).
+std::vector<Filter> withoutPatterns(std::vector<Filter> filters, const std::vector<Filter>& drop)
+{
+    std::erase_if(filters, [&](const Filter& g) {
+        return std::any_of(drop.begin(), drop.end(), [&](const Filter& f) { return f.pattern == g.pattern; });
+    });
+    return filters;
+}
+
 bool anyMatches(const std::vector<Filter>& filters, std::string_view topic, std::string_view type, bool heartbeat)
 {
     for (const Filter& f : filters) {
@@ -492,9 +501,7 @@ struct WsGateway::Impl {
         std::lock_guard waiting(replayMutex);
         if (auto it = replayWaiting.find(&c); it != replayWaiting.end()) {
             for (const ReplayJob& later : it->second) {
-                for (const Filter& f : later.filters) {
-                    std::erase_if(all, [&](const Filter& g) { return g.pattern == f.pattern; });
-                }
+                all = withoutPatterns(std::move(all), later.filters);
             }
         }
         return all;
@@ -1488,9 +1495,7 @@ std::optional<Client::Drain> Client::finishSendLocked(const PendingSend& send, s
     }
     gw.sent.fetch_add(frames, std::memory_order_relaxed);
     gw.mSent.inc(frames);
-    if (parked && replayMayResumeLocked()) {
-        wakeReplayLocked();
-    }
+    wakeReplayLocked();  // a parked replay, once there is room
     if (closeWritten) {
         queue.clear();
         queuedBytes = 0;
@@ -2197,7 +2202,6 @@ bool WsGateway::Impl::startReplay(RedisLink& link, ReplayJob& job)
     for (const StreamStatus& st : bus.streams) {
         job.busStreams.push_back(st.key);
     }
-    const auto mustBeFound = [&](std::string_view key) { return eventsMustBeFound(job, key); };
     if (job.catchUp) {
         // Everything this client did not get since it fell behind, from the first dropped
         // message of each stream on; live messages wait in its liveBuffer meanwhile.
@@ -2216,7 +2220,7 @@ bool WsGateway::Impl::startReplay(RedisLink& link, ReplayJob& job)
             StreamRead& rd = job.reads[key];
             rd.pos = before(first);
             rd.send = Coverage{job.filters, {}, {}};
-            if (mustBeFound(key)) {
+            if (eventsMustBeFound(job, key)) {
                 rd.mustFind = first;
                 rd.checkTrim = true;
             }
@@ -2264,10 +2268,7 @@ bool WsGateway::Impl::startReplay(RedisLink& link, ReplayJob& job)
     std::map<std::string, StreamId, std::less<>> liveFrom = job.busAtHold;
     {
         std::lock_guard lock(c.m);
-        others = filtersNotWaitingLocked(c);
-        std::erase_if(others, [&](const Filter& g) {
-            return std::any_of(job.filters.begin(), job.filters.end(), [&](const Filter& f) { return f.pattern == g.pattern; });
-        });
+        others = withoutPatterns(filtersNotWaitingLocked(c), job.filters);
         for (const StreamPlan& plan : plans) {
             if (auto it = c.liveUpTo.find(plan.key); it != c.liveUpTo.end()) {
                 const auto at = liveFrom.try_emplace(plan.key, it->second).first;
@@ -2294,7 +2295,7 @@ bool WsGateway::Impl::startReplay(RedisLink& link, ReplayJob& job)
                 rd.send.ownFrom = plan.from;
             }
         }
-        rd.checkTrim = mustBeFound(plan.key);
+        rd.checkTrim = eventsMustBeFound(job, plan.key);
         if (plan.recovered && plan.firstEntry) {
             // Complete now, and still complete while the stream's first entry is not after
             // where the read starts (or, when nothing was ever lost, after the first entry
@@ -2596,11 +2597,7 @@ bool WsGateway::Impl::runReplay(RedisLink& link, EntryDecoder& decoder, ReplayJo
         }
         if (job.fromAll) {
             // Asked not to be sent by this subscription; another one of the client may want them.
-            std::vector<Filter> elsewhere = c.filters;
-            std::erase_if(elsewhere, [&](const Filter& g) {
-                return std::any_of(job.filters.begin(), job.filters.end(), [&](const Filter& f) { return f.pattern == g.pattern; });
-            });
-            c.floor = Client::Watermark{*job.fromAll, {Coverage{job.filters, {}, {}}}, std::move(elsewhere)};
+            c.floor = Client::Watermark{*job.fromAll, {Coverage{job.filters, {}, {}}}, withoutPatterns(c.filters, job.filters)};
         }
         if (!job.catchUp) {
             FramePtr marker =
