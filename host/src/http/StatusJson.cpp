@@ -71,8 +71,17 @@ std::string renderStatus(const ServiceInfo& service, const BusSnapshot& bus, con
                          const std::vector<PluginRefusal>& refused, const std::optional<WsSnapshot>& websocket,
                          bool withStreams)
 {
+    // One allocation for the whole body: a stream's entry is its key plus 100 to 200 bytes. A
+    // body that outgrows its reservation is copied, and past 128 KiB (glibc's mmap threshold)
+    // the copy goes to fresh pages that fault in one by one.
+    std::size_t streamBytes = 0;
+    if (withStreams) {
+        for (const auto& s : bus.streams) {
+            streamBytes += s.key.size() + 160;
+        }
+    }
     std::string out;
-    out.reserve(1024 + bus.streams.size() * 160);
+    out.reserve(2048 + streamBytes);
     JsonWriter w(out);
     w.beginObject();
     w.field("service", kServiceName);
