@@ -15,6 +15,7 @@ packages=(
   curl                                    # the demo prints /status with it
   dpkg-dev file binutils                  # packaging/build-deb: buildflags, shlibdeps, strip
   lintian jq                              # packaging/test-deb: package checks, /status in the shell
+  debootstrap systemd-container           # packaging/test-systemd: the units under a real systemd
   nodejs                                  # WsInteropTest: a non-Poco WebSocket client (npm ws)
 )
 # npm installs that client into the build tree. Debian's npm only when there is no npm at all:

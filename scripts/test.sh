@@ -3,7 +3,9 @@
 #   1. unit + integration tests under AddressSanitizer + UndefinedBehaviorSanitizer;
 #   2. the concurrency tests (router, queues, bus, state, plugin workers, WebSocket gateway) under
 #      ThreadSanitizer;
-#   3. the Debian packages: built, linted, installed, run, purged (packaging/test-deb; root only).
+#   3. the Debian packages: built, linted, installed, run, purged (packaging/test-deb; root only),
+#      then installed on a minimal Debian 12 booted with systemd-nspawn and run as the service
+#      (packaging/test-systemd; root only).
 # Each test starts its own redis-server on a free loopback port. Exit status: 0 = all passed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,9 +34,11 @@ echo "== tests (TSan)"
 export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 (cd "$build_tsan" && ctest --output-on-failure -j "$jobs" --timeout 300 -R "^(RouterTest|QueuedSubscriberTest|Bus|State|PluginHost|PluginIsolation|OrderAudit|FakeHost|AppReload|Ws)")
 
-echo "== Debian packages (packaging/test-deb)"
+echo "== Debian packages (packaging/test-deb, packaging/test-systemd)"
 if [ "$(id -u)" -eq 0 ]; then
-  ./packaging/test-deb
+  ./packaging/build-deb build/deb
+  ./packaging/test-deb build/deb
+  ./packaging/test-systemd build/deb
 else
-  echo "skipped: it installs the packages on this machine, so it runs as root only"
+  echo "skipped: they install the packages on this machine and boot a container, so they run as root only"
 fi
