@@ -57,6 +57,18 @@ void xaddMany(const RedisServer& redis, const std::string& topic, const std::str
                    "1", kPrefix + topic, std::to_string(from), std::to_string(to), topic, type, std::string(padding, 'x')});
 }
 
+/// XADDs seq from..to on topic's stream in one EVAL, odd seq OrderAccepted and even OrderFilled,
+/// each padded by `padding` bytes.
+void xaddOrderEvents(const RedisServer& redis, const std::string& topic, int from, int to, std::size_t padding)
+{
+    redis.command({"EVAL",
+                   "for i = tonumber(ARGV[1]), tonumber(ARGV[2]) do local t = (i % 2 == 0) and 'OrderFilled' or "
+                   "'OrderAccepted' redis.call('XADD', KEYS[1], '*', 'topic', ARGV[3], 'type', t, 'payload', "
+                   "'{\"type\":\"' .. t .. '\",\"seq\":' .. i .. ',\"pad\":\"' .. ARGV[4] .. '\"}', 'encoding', 'Json') end "
+                   "return 1",
+                   "1", kPrefix + topic, std::to_string(from), std::to_string(to), topic, std::string(padding, 'x')});
+}
+
 /// Reads messages until `count` arrived or timeout; returns (topic, seq) in arrival order.
 std::vector<std::pair<std::string, int>> readMessages(WsClient& c, std::size_t count, std::chrono::milliseconds timeout)
 {
@@ -488,38 +500,56 @@ TEST(WsReplayTest, StreamsTrimmedAfterTheyWereSentOrEmptyWhenCheckedDoNotCloseAR
     EXPECT_EQ(seqs["events.position.S-001"], oneToN(5));
 }
 
+/// One order stream under a replay: 5000 order events of 2 KB (10 MB: a replay takes a while;
+/// odd seq OrderAccepted, even OrderFilled) in Redis before the client connects, a relay with a
+/// 1 MiB send queue, and a producer that adds 5001..8000 (500 bytes, one a millisecond).
+struct OrderEventsUnderReplay {
+    static constexpr int kHistory = 5000;
+    static constexpr int kLast = 8000;
+    const std::string topic = "events.order.S-001";
+    RedisServer redis;
+    RelayProcess relay{RelayProcess::defaults(redis, {{"ws.queue_bytes", "1048576"}, {"ws.stall_timeout_ms", "60000"}})};
+    std::atomic<bool> stop{false};
+    std::thread producer;
+
+    ~OrderEventsUnderReplay() { stopProducer(); }
+    bool ready()
+    {
+        if (!relay.waitUntilConnected()) {
+            return false;
+        }
+        xaddOrderEvents(redis, topic, 1, kHistory, 2000);
+        return relay.waitUntilReceived(kHistory, 20s);
+    }
+    void startProducer()
+    {
+        producer = std::thread([this] {
+            for (int i = kHistory + 1; i <= kLast && !stop; ++i) {
+                xaddOrderEvents(redis, topic, i, i, 500);
+                std::this_thread::sleep_for(1ms);
+            }
+        });
+    }
+    void stopProducer()
+    {
+        stop = true;
+        if (producer.joinable()) {
+            producer.join();
+        }
+    }
+};
+
 /// A client with every order event live subscribes fills only on an overlapping pattern with
 /// "from" while a producer writes: from "0-0", or (futureFrom) from a time just ahead, after
 /// the last message it had live.
 void overlappingReplay(bool futureFrom)
 {
-    RedisServer redis;
-    RelayProcess relay(RelayProcess::defaults(redis, {{"ws.queue_bytes", "1048576"}, {"ws.stall_timeout_ms", "60000"}}));
-    ASSERT_TRUE(relay.waitUntilConnected()) << relay.process().stderrText();
-    const std::string topic = "events.order.S-001";
-    // Odd seq: OrderAccepted, even: OrderFilled.
-    const auto add = [&](int from, int to, std::size_t padding) {
-        redis.command({"EVAL",
-                       "for i = tonumber(ARGV[1]), tonumber(ARGV[2]) do local t = (i % 2 == 0) and 'OrderFilled' or "
-                       "'OrderAccepted' redis.call('XADD', KEYS[1], '*', 'topic', ARGV[3], 'type', t, 'payload', "
-                       "'{\"type\":\"' .. t .. '\",\"seq\":' .. i .. ',\"pad\":\"' .. ARGV[4] .. '\"}', 'encoding', 'Json') end "
-                       "return 1",
-                       "1", kPrefix + topic, std::to_string(from), std::to_string(to), topic, std::string(padding, 'x')});
-    };
-    constexpr int kHistory = 5000;
-    constexpr int kLast = 8000;
-    add(1, kHistory, 2000);  // 10 MB: the replay takes a while, live orders arrive meanwhile
-    ASSERT_TRUE(relay.waitUntilReceived(kHistory, 20s));
-
-    WsClient c(relay.httpPort(), "/ws", {}, 256 * 1024);
+    OrderEventsUnderReplay o;
+    ASSERT_TRUE(o.ready()) << o.relay.process().stderrText();
+    constexpr int kLast = OrderEventsUnderReplay::kLast;
+    WsClient c(o.relay.httpPort(), "/ws", {}, 256 * 1024);
     ASSERT_TRUE(c.subscribe(R"(["events.order.*"])"));  // every order event, live
-    std::atomic<bool> stop{false};
-    std::thread producer([&] {
-        for (int i = kHistory + 1; i <= kLast && !stop; ++i) {
-            add(i, i, 500);
-            std::this_thread::sleep_for(1ms);
-        }
-    });
+    o.startProducer();
     // A few live ones, then fills only, from the start, on a pattern that overlaps.
     std::vector<int> before;
     std::vector<int> after;
@@ -546,8 +576,7 @@ void overlappingReplay(bool futureFrom)
             asked = true;
         }
     }
-    stop = true;
-    producer.join();
+    o.stopProducer();
     ASSERT_TRUE(subscribed);
     ASSERT_FALSE(before.empty());
     const int lastLive = before.back();
@@ -580,6 +609,129 @@ TEST(WsReplayTest, AReplayOverlappingALiveSubscriptionKeepsTheStreamInOrder)
 TEST(WsReplayTest, AReplayFromAfterTheLivePointOfAnOverlappingSubscriptionLosesNothingInBetween)
 {
     overlappingReplay(true);
+}
+
+TEST(WsReplayTest, APlainSubscribeSentDuringAReplayTakesEffectAtItsEndAndKeepsTheStreamInOrder)
+{
+    OrderEventsUnderReplay o;
+    ASSERT_TRUE(o.ready()) << o.relay.process().stderrText();
+    constexpr int kLast = OrderEventsUnderReplay::kLast;
+    WsClient c(o.relay.httpPort(), "/ws", {}, 256 * 1024);
+    c.sendText(R"({"op":"subscribe","topics":["events.order.*"],"types":["OrderFilled"],"from":"0-0","id":1})");
+    o.startProducer();
+    // Mid-replay, the other type of the same stream, without from, on an overlapping pattern.
+    std::vector<int> seqs;
+    std::vector<std::string> markers;
+    std::size_t messagesBeforeS2 = 0;
+    bool asked = false;
+    const auto deadline = std::chrono::steady_clock::now() + 90s;
+    while ((seqs.empty() || seqs.back() < kLast) && std::chrono::steady_clock::now() < deadline) {
+        const JsonPtr m = c.receiveJson(5s);
+        if (!m) {
+            continue;
+        }
+        const std::string op = m->getValue<std::string>("op");
+        if (op == "message") {
+            seqs.push_back(m->getObject("payload")->getValue<int>("seq"));
+        } else if (op == "subscribed" || op == "replayed") {
+            markers.push_back(op.substr(0, 1) + std::to_string(m->getValue<int>("id")));
+            if (markers.back() == "s2") {
+                messagesBeforeS2 = seqs.size();
+            }
+        }
+        if (!asked && seqs.size() >= 10) {
+            c.sendText(R"({"op":"subscribe","topics":["events.*"],"types":["OrderAccepted"],"id":2})");
+            asked = true;
+        }
+    }
+    o.stopProducer();
+    // Answered, and in effect, once the replay has ended.
+    EXPECT_EQ(markers, (std::vector<std::string>{"s1", "r1", "s2"}));
+    std::string firstDisorder;
+    for (std::size_t i = 1; i < seqs.size() && firstDisorder.empty(); ++i) {
+        if (seqs[i] <= seqs[i - 1]) {
+            firstDisorder = std::to_string(seqs[i - 1]) + " then " + std::to_string(seqs[i]) + " (message " +
+                            std::to_string(i) + ", " + std::to_string(messagesBeforeS2) + " before s2)";
+        }
+    }
+    EXPECT_TRUE(firstDisorder.empty()) << firstDisorder;
+    // Every fill once; before s2 fills only; after it, every accepted order from the first one
+    // on (none missing in between).
+    std::vector<int> fills;
+    std::vector<int> accepted;
+    for (std::size_t i = 0; i < seqs.size(); ++i) {
+        if (seqs[i] % 2 == 0) {
+            fills.push_back(seqs[i]);
+        } else {
+            EXPECT_GE(i, messagesBeforeS2) << "accepted order " << seqs[i] << " before its subscribe was answered";
+            accepted.push_back(seqs[i]);
+        }
+    }
+    std::vector<int> allFills;
+    for (int i = 2; i <= kLast; i += 2) {
+        allFills.push_back(i);
+    }
+    EXPECT_EQ(fills, allFills) << fills.size() << " fills";
+    ASSERT_FALSE(accepted.empty());
+    EXPECT_EQ(accepted.back(), kLast - 1);
+    for (std::size_t i = 1; i < accepted.size(); ++i) {
+        ASSERT_EQ(accepted[i], accepted[i - 1] + 2) << "accepted orders missing after " << accepted[i - 1];
+    }
+}
+
+TEST(WsReplayTest, RequestsWaitingForAReplayAreHandledInOrderAndBounded)
+{
+    RedisServer redis;
+    RelayProcess relay(RelayProcess::defaults(
+        redis, {{"ws.queue_bytes", "1048576"}, {"ws.stall_timeout_ms", "60000"}, {"ws.max_messages_per_second", "0"}}));
+    ASSERT_TRUE(relay.waitUntilConnected()) << relay.process().stderrText();
+    constexpr int kOrders = 5000;
+    xaddMany(redis, "events.order.S-001", "OrderFilled", 1, kOrders, 2000);  // 10 MB
+    ASSERT_TRUE(relay.waitUntilReceived(kOrders, 20s));
+
+    WsClient c(relay.httpPort(), "/ws", {}, 256 * 1024);
+    c.sendText(R"({"op":"subscribe","topics":["events.order.*"],"from":"0-0","id":1})");
+    // The replay waits for this client, which reads nothing yet: 63 subscribes and an
+    // unsubscribe wait for it (64, the bound), one more subscribe is refused at once.
+    for (int i = 0; i < 63; ++i) {
+        c.sendText(R"({"op":"subscribe","topics":["data.x.)" + std::to_string(i) + R"("],"id":)" +
+                   std::to_string(100 + i) + "}");
+    }
+    c.sendText(R"({"op":"unsubscribe","topics":["data.x.0"],"id":200})");
+    c.sendText(R"({"op":"subscribe","topics":["data.y"],"id":300})");
+    std::vector<std::string> replies;
+    int orders = 0;
+    const auto deadline = std::chrono::steady_clock::now() + 60s;
+    while (replies.size() < 67 && std::chrono::steady_clock::now() < deadline) {
+        const JsonPtr m = c.receiveJson(5s);
+        if (!m) {
+            continue;
+        }
+        const std::string op = m->getValue<std::string>("op");
+        if (op == "message") {
+            ++orders;
+        } else {
+            const std::string code = op == "error" ? ":" + m->getValue<std::string>("code") : "";
+            replies.push_back(op + code + "#" + std::to_string(m->getValue<int>("id")));
+        }
+    }
+    // The refusal at once (before the replay's end; its "subscribed" comes from a replay
+    // thread, so either may be first), the others in the order sent once it has ended.
+    const auto refused = std::find(replies.begin(), replies.end(), "error:limit#300");
+    ASSERT_NE(refused, replies.end());
+    EXPECT_LT(refused - replies.begin(), std::find(replies.begin(), replies.end(), "replayed#1") - replies.begin());
+    replies.erase(refused);
+    std::vector<std::string> expected{"subscribed#1", "replayed#1"};
+    for (int i = 0; i < 63; ++i) {
+        expected.push_back("subscribed#" + std::to_string(100 + i));
+    }
+    expected.push_back("unsubscribed#200");
+    EXPECT_EQ(replies, expected);
+    EXPECT_EQ(orders, kOrders);
+    // The unsubscribe came after its subscribe: 62 patterns left (and the replay's).
+    EXPECT_TRUE(relay.waitUntilStatus(
+        [](const JsonPtr& s) { return s->getObject("websocket")->getValue<int>("subscriptions") == 63; }, 5s))
+        << relay.get("/status").body;
 }
 
 TEST(WsReplayTest, TwoReplaysOfOneClientRunOneAfterTheOtherInTheOrderAsked)

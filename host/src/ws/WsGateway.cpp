@@ -62,6 +62,8 @@ constexpr int kReadChunksPerWake = 8;
 /// ws.queue_bytes of messages (a queue full of market data still gets its reply); a client
 /// that lets more pile up is closed.
 constexpr std::size_t kControlMargin = 1024 * 1024;
+/// Subscribe and unsubscribe requests that may wait for a client's replays to end.
+constexpr std::size_t kMaxDeferredRequests = 64;
 // Clients the routing thread queued messages for are handed to their loops at the end of each
 // bus batch, or after this many routed messages within a long one (bounds the added latency).
 constexpr unsigned kHandOffEvery = 64;
@@ -381,6 +383,9 @@ struct Client final : Subscriber, std::enable_shared_from_this<Client> {
     std::vector<Filter> filters;     ///< copy of subs for the replay workers (set by the loop)
     /// The client's replay or catch-up, waiting for room in its queue (no thread held).
     std::unique_ptr<ReplayJob> parked;
+    /// Requests that wait for the client's replays to end (deferRequestLocked), in the order
+    /// sent; the loop handles them once `replaying` is 0 (Loop::handleDeferred).
+    std::deque<ClientRequest> deferred;
     std::size_t parkedNeed = 0;          ///< the size of the frame it could not queue
     std::uint64_t parkedPopped = 0;      ///< `popped` when it was parked or the client last read
     std::int64_t parkedSinceMono = 0;    ///< ws.stall_timeout_ms without a frame read: closed
@@ -415,6 +420,12 @@ struct Loop {
     void handleText(Client& c, std::string_view text);
     void handleSubscribe(Client& c, struct ws::ClientRequest& req);
     void handleUnsubscribe(Client& c, const ws::ClientRequest& req);
+    /// True when the request must wait for the client's replays (and is queued, or refused).
+    bool deferRequest(Client& c, ws::ClientRequest& req);
+    /// The client's replays ended: its waiting requests, in order (loop thread).
+    void handleDeferred(Client& c);
+    /// From any thread, under the client's m: the loop is to call handleDeferred for it.
+    void deferredReady(std::shared_ptr<Client> c);
     void protocolClose(Client& c, std::uint16_t code, std::string_view reason, const char* counterReason);
     void closeNow(Client& c);
     /// A close frame written at once (shutdown, keepalive timeout), then the client is closed.
@@ -430,6 +441,7 @@ struct Loop {
     std::atomic<bool> wakePending{false};
     std::mutex readyMutex;
     std::vector<std::shared_ptr<Client>> readyList;
+    std::vector<std::shared_ptr<Client>> deferredList;  ///< under readyMutex: handleDeferred due
     std::vector<std::shared_ptr<Client>> incoming;
     std::unordered_map<int, std::shared_ptr<Client>> clients;  // loop thread only
     std::vector<FramePtr> written;  // loop thread only: frames flush() frees outside the lock
@@ -881,6 +893,9 @@ void Client::endReplayLocked()
             enqueueLocked(std::move(f));
         }
     }
+    if (!deferred.empty()) {
+        loop.deferredReady(shared_from_this());
+    }
 }
 
 void Client::updateFiltersLocked()
@@ -1241,6 +1256,15 @@ void Loop::ready(std::shared_ptr<Client> c)
     wake();
 }
 
+void Loop::deferredReady(std::shared_ptr<Client> c)
+{
+    {
+        std::lock_guard lock(readyMutex);
+        deferredList.push_back(std::move(c));
+    }
+    wake();
+}
+
 void Loop::ready(std::vector<std::shared_ptr<Client>>& batch)
 {
     {
@@ -1270,6 +1294,7 @@ void Loop::run()
     setUpRing();
     std::vector<epoll_event> events(256);
     std::vector<std::shared_ptr<Client>> work;
+    std::vector<std::shared_ptr<Client>> deferredDue;
     while (gw.running.load(std::memory_order_acquire)) {
         const int n = ::epoll_wait(epfd, events.data(), static_cast<int>(events.size()), 250);
         for (int i = 0; i < n; ++i) {
@@ -1309,7 +1334,14 @@ void Loop::run()
             }
             incoming.clear();
             work.swap(readyList);
+            deferredDue.swap(deferredList);
         }
+        for (auto& c : deferredDue) {
+            if (!c->dead) {
+                handleDeferred(*c);
+            }
+        }
+        deferredDue.clear();
         flushBatch(work);
         work.clear();
         const std::int64_t now = monoNowNs();
@@ -1733,11 +1765,67 @@ void Loop::handleText(Client& c, std::string_view text)
         c.sendControl(textFrame(withId(R"({"op":"pong"})", req.idJson)));
         return;
     case ClientRequest::Op::Subscribe:
-        handleSubscribe(c, req);
+        if (!deferRequest(c, req)) {
+            handleSubscribe(c, req);
+        }
         return;
     case ClientRequest::Op::Unsubscribe:
-        handleUnsubscribe(c, req);
+        if (!deferRequest(c, req)) {
+            handleUnsubscribe(c, req);
+        }
         return;
+    }
+}
+
+bool Loop::deferRequest(Client& c, ClientRequest& req)
+{
+    std::unique_lock lock(c.m);
+    // A subscribe without "from" takes effect with its reply. While a replay of the client
+    // runs, that would hold its messages behind the replay's: on a stream both read, older
+    // entries would follow newer ones. So it waits for the replays to end, and so does every
+    // request after it (they are handled in the order sent).
+    const bool plainSubscribe = req.op == ClientRequest::Op::Subscribe && !req.hasFrom;
+    if (c.deferred.empty() && !(plainSubscribe && c.replaying > 0)) {
+        return false;
+    }
+    if (c.deferred.size() >= kMaxDeferredRequests) {
+        lock.unlock();
+        gw.clientErrors.fetch_add(1, std::memory_order_relaxed);
+        gw.mClientErrors.inc();
+        c.sendControl(textFrame(withId(errorJson("limit", "more than " + std::to_string(kMaxDeferredRequests) +
+                                                              " subscribe and unsubscribe requests waiting for a replay to end"),
+                                       req.idJson)));
+        return true;
+    }
+    c.deferred.push_back(std::move(req));
+    return true;
+}
+
+void Loop::handleDeferred(Client& c)
+{
+    for (;;) {
+        ClientRequest req;
+        {
+            std::lock_guard lock(c.m);
+            if (c.closed || c.closing) {
+                c.deferred.clear();
+                return;
+            }
+            if (c.deferred.empty()) {
+                return;
+            }
+            ClientRequest& next = c.deferred.front();
+            if (c.replaying > 0 && next.op == ClientRequest::Op::Subscribe && !next.hasFrom) {
+                return;  // a replay it asked for before this one: handled when that ends
+            }
+            req = std::move(next);
+            c.deferred.pop_front();
+        }
+        if (req.op == ClientRequest::Op::Subscribe) {
+            handleSubscribe(c, req);
+        } else {
+            handleUnsubscribe(c, req);
+        }
     }
 }
 
@@ -1782,6 +1870,21 @@ void Loop::handleSubscribe(Client& c, ClientRequest& req)
         writeTopicsAndTypes(w, req.topics, req.types);
         w.endObject();
         c.sendControl(textFrame(withId(std::move(out), req.idJson)));
+        std::lock_guard lock(c.m);
+        // A replay that ended just now may have read a stream past the bus: the client has
+        // entries up to its watermark, and those of the new patterns up to there came before
+        // this reply. They are not sent now, after newer ones. On streams the replay did not
+        // read (the single-"from" floor), everything after the reply is theirs.
+        std::vector<Filter> newFilters;
+        for (const std::string& t : req.topics) {
+            newFilters.push_back(Filter{t, req.types});
+        }
+        for (auto& [key, mark] : c.watermarks) {
+            mark.covered.push_back(Coverage{newFilters, {}, {}});
+        }
+        if (c.floor) {
+            c.floor->owedElsewhere.insert(c.floor->owedElsewhere.end(), newFilters.begin(), newFilters.end());
+        }
     }
     for (const std::string& t : req.topics) {
         auto it = c.subs.find(t);
