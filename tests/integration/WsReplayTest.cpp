@@ -466,11 +466,16 @@ TEST(WsReplayTest, StreamsTrimmedAfterTheyWereSentOrEmptyWhenCheckedDoNotCloseAR
         [](const JsonPtr& s) { return s->getObject("websocket")->getValue<std::int64_t>("max_client_queue_bytes") > 30000; },
         20s));
     // While the replay waits in the orders: 50 more accounts, keeping 20 (what was replayed is
-    // trimmed, nothing the client needs), and 5 positions on the stream that was empty.
+    // trimmed, nothing the client needs), and 5 positions on the stream that was empty. Ten at
+    // a time, each ten read by the relay before the next: on a loaded machine its reader could
+    // otherwise fall 20 behind, and entries trimmed before the relay read them are lost to it.
     for (int i = kAccounts + 1; i <= kAccounts + 50; ++i) {
         redis.command({"XADD", kPrefix + "events.account.S-001", "MAXLEN", "20", "*", "topic", "events.account.S-001",
                        "type", "AccountState", "payload", R"({"type":"AccountState","seq":)" + std::to_string(i) + "}",
                        "encoding", "Json"});
+        if (i % 10 == 0) {
+            ASSERT_TRUE(relay.waitUntilReceived(kOrders + i, 20s)) << relay.get("/status").body;
+        }
     }
     xaddMany(redis, "events.position.S-001", "PositionChanged", 1, 5, 100);
     ASSERT_TRUE(relay.waitUntilReceived(kAccounts + kOrders + 55, 20s));
