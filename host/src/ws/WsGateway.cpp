@@ -383,7 +383,7 @@ struct Client final : Subscriber, std::enable_shared_from_this<Client> {
     std::vector<Filter> filters;     ///< copy of subs for the replay workers (set by the loop)
     /// The client's replay or catch-up, waiting for room in its queue (no thread held).
     std::unique_ptr<ReplayJob> parked;
-    /// Requests that wait for the client's replays to end (deferRequestLocked), in the order
+    /// Requests that wait for the client's replays to end (Loop::deferRequest), in the order
     /// sent; the loop handles them once `replaying` is 0 (Loop::handleDeferred).
     std::deque<ClientRequest> deferred;
     std::size_t parkedNeed = 0;          ///< the size of the frame it could not queue
@@ -1777,6 +1777,26 @@ void Loop::handleText(Client& c, std::string_view text)
     }
 }
 
+namespace {
+
+/// A subscribe without "from": it takes effect with its reply, so it waits for replays to end.
+bool waitsForReplays(const ClientRequest& req)
+{
+    return req.op == ClientRequest::Op::Subscribe && !req.hasFrom;
+}
+
+/// The request's topic patterns with its types.
+std::vector<Filter> requestedFilters(const ClientRequest& req)
+{
+    std::vector<Filter> filters;
+    for (const std::string& t : req.topics) {
+        filters.push_back(Filter{t, req.types});
+    }
+    return filters;
+}
+
+}  // namespace
+
 bool Loop::deferRequest(Client& c, ClientRequest& req)
 {
     std::unique_lock lock(c.m);
@@ -1784,8 +1804,7 @@ bool Loop::deferRequest(Client& c, ClientRequest& req)
     // runs, that would hold its messages behind the replay's: on a stream both read, older
     // entries would follow newer ones. So it waits for the replays to end, and so does every
     // request after it (they are handled in the order sent).
-    const bool plainSubscribe = req.op == ClientRequest::Op::Subscribe && !req.hasFrom;
-    if (c.deferred.empty() && !(plainSubscribe && c.replaying > 0)) {
+    if (c.deferred.empty() && !(waitsForReplays(req) && c.replaying > 0)) {
         return false;
     }
     if (c.deferred.size() >= kMaxDeferredRequests) {
@@ -1814,11 +1833,10 @@ void Loop::handleDeferred(Client& c)
             if (c.deferred.empty()) {
                 return;
             }
-            ClientRequest& next = c.deferred.front();
-            if (c.replaying > 0 && next.op == ClientRequest::Op::Subscribe && !next.hasFrom) {
+            if (c.replaying > 0 && waitsForReplays(c.deferred.front())) {
                 return;  // a replay it asked for before this one: handled when that ends
             }
-            req = std::move(next);
+            req = std::move(c.deferred.front());
             c.deferred.pop_front();
         }
         if (req.op == ClientRequest::Op::Subscribe) {
@@ -1875,10 +1893,7 @@ void Loop::handleSubscribe(Client& c, ClientRequest& req)
         // entries up to its watermark, and those of the new patterns up to there came before
         // this reply. They are not sent now, after newer ones. On streams the replay did not
         // read (the single-"from" floor), everything after the reply is theirs.
-        std::vector<Filter> newFilters;
-        for (const std::string& t : req.topics) {
-            newFilters.push_back(Filter{t, req.types});
-        }
+        const std::vector<Filter> newFilters = requestedFilters(req);
         for (auto& [key, mark] : c.watermarks) {
             mark.covered.push_back(Coverage{newFilters, {}, {}});
         }
@@ -1914,9 +1929,7 @@ void Loop::handleSubscribe(Client& c, ClientRequest& req)
     }
     ReplayJob job;
     job.client = c.shared_from_this();
-    for (const std::string& t : req.topics) {
-        job.filters.push_back(Filter{t, req.types});
-    }
+    job.filters = requestedFilters(req);
     job.fromAll = req.fromAll;
     job.fromByStream = std::move(req.fromByStream);
     job.idJson = req.idJson;
