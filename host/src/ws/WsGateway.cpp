@@ -1295,6 +1295,7 @@ void Loop::run()
     std::vector<epoll_event> events(256);
     std::vector<std::shared_ptr<Client>> work;
     std::vector<std::shared_ptr<Client>> deferredDue;
+    std::vector<std::shared_ptr<Client>> arrived;
     while (gw.running.load(std::memory_order_acquire)) {
         const int n = ::epoll_wait(epfd, events.data(), static_cast<int>(events.size()), 250);
         for (int i = 0; i < n; ++i) {
@@ -1320,22 +1321,29 @@ void Loop::run()
         }
         {
             std::lock_guard lock(readyMutex);
-            for (auto& c : incoming) {
-                epoll_event ev{};
-                ev.events = EPOLLIN | EPOLLRDHUP;
-                ev.data.fd = c->fd;
-                if (::epoll_ctl(epfd, EPOLL_CTL_ADD, c->fd, &ev) == 0) {
-                    clients.emplace(c->fd, c);
-                } else {
-                    gw.log->error("ws client {} ({}): cannot watch its socket: {}", c->id, c->peer, std::strerror(errno));
-                    c->dead = true;
-                    gw.removeClient(c->id);
-                }
-            }
-            incoming.clear();
+            arrived.swap(incoming);
             work.swap(readyList);
             deferredDue.swap(deferredList);
         }
+        // Outside readyMutex, which is taken under a client's m (scheduleLocked): under it,
+        // removeClient's clientsMutex (held by stop() while it takes each client's m) closed a cycle.
+        for (auto& c : arrived) {
+            epoll_event ev{};
+            ev.events = EPOLLIN | EPOLLRDHUP;
+            ev.data.fd = c->fd;
+            if (::epoll_ctl(epfd, EPOLL_CTL_ADD, c->fd, &ev) == 0) {
+                clients.emplace(c->fd, c);
+            } else {
+                gw.log->error("ws client {} ({}): cannot watch its socket: {}", c->id, c->peer, std::strerror(errno));
+                c->dead = true;
+                {
+                    std::lock_guard lock(c->m);
+                    c->closed = true;  // nothing is queued for it any more
+                }
+                gw.removeClient(c->id);
+            }
+        }
+        arrived.clear();
         for (auto& c : deferredDue) {
             if (!c->dead) {
                 handleDeferred(*c);
