@@ -620,6 +620,153 @@ TEST(WsReplayTest, AReplayFromAfterTheLivePointOfAnOverlappingSubscriptionLosesN
     overlappingReplay(true);
 }
 
+/// "ms-seq" as a pair, ordered as Redis orders stream ids.
+std::pair<long long, long long> streamIdOf(const std::string& id)
+{
+    const auto dash = id.find('-');
+    return {std::stoll(id.substr(0, dash)), std::stoll(id.substr(dash + 1))};
+}
+
+TEST(WsReplayTest, AFromAheadOfTheLiveFlowHoldsBackNoneOfItsOwnMessagesUpToIt)
+{
+    // A client with accepted orders live asks for fills on an overlapping pattern from a point
+    // the relay has not read yet (say, an id it had from another relay). The replay reads the
+    // stream from the live point for the accepted orders, and sends fills only after from: the
+    // fills held meanwhile up to from are the client's already, and must not follow newer entries.
+    OrderEventsUnderReplay o;
+    ASSERT_TRUE(o.ready()) << o.relay.process().stderrText();
+    constexpr int kLast = OrderEventsUnderReplay::kLast;
+    WsClient c(o.relay.httpPort(), "/ws", {}, 256 * 1024);
+    ASSERT_TRUE(c.subscribe(R"(["events.order.*"])", R"("types":["OrderAccepted"])"));
+    o.startProducer();
+    std::vector<int> before;
+    std::vector<std::pair<int, std::string>> after;  // seq, stream id
+    std::optional<std::pair<long long, long long>> from;
+    bool replayed = false;
+    const auto deadline = std::chrono::steady_clock::now() + 90s;
+    while ((after.empty() || after.back().first < kLast - 1) && std::chrono::steady_clock::now() < deadline) {
+        const JsonPtr m = c.receiveJson(5s);
+        if (!m) {
+            continue;
+        }
+        const std::string op = m->getValue<std::string>("op");
+        if (op == "message") {
+            const int seq = m->getObject("payload")->getValue<int>("seq");
+            if (from) {
+                after.emplace_back(seq, m->getValue<std::string>("id"));
+            } else {
+                before.push_back(seq);
+            }
+        } else if (op == "replayed") {
+            replayed = true;
+        }
+        if (!from && before.size() >= 10) {
+            const auto nowMs = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count();
+            from = std::pair<long long, long long>{nowMs + 300, 0};
+            c.sendText(R"({"op":"subscribe","topics":["events.*"],"types":["OrderFilled"],"from":")" +
+                       std::to_string(from->first) + R"(-0"})");
+        }
+    }
+    o.stopProducer();
+    ASSERT_TRUE(from);
+    EXPECT_TRUE(replayed);
+    std::string firstDisorder;
+    std::string fillUpToFrom;
+    std::vector<int> accepted;
+    for (std::size_t i = 0; i < after.size(); ++i) {
+        if (i > 0 && after[i].first <= after[i - 1].first && firstDisorder.empty()) {
+            firstDisorder = std::to_string(after[i - 1].first) + " then " + std::to_string(after[i].first);
+        }
+        if (after[i].first % 2 == 0 && streamIdOf(after[i].second) <= *from && fillUpToFrom.empty()) {
+            fillUpToFrom = std::to_string(after[i].first) + " (" + after[i].second + ")";
+        }
+        if (after[i].first % 2 == 1) {
+            accepted.push_back(after[i].first);
+        }
+    }
+    EXPECT_TRUE(firstDisorder.empty()) << firstDisorder;
+    std::string head;
+    for (std::size_t i = 0; i < std::min<std::size_t>(after.size(), 12); ++i) {
+        head += std::to_string(after[i].first) + "@" + after[i].second + " ";
+    }
+    EXPECT_TRUE(fillUpToFrom.empty()) << "fill " << fillUpToFrom << " is not after from " << from->first << "; live up to "
+                                      << before.back() << ", then " << head;
+    // Every accepted order after the last one it had live, once; fills after from.
+    std::vector<int> expected;
+    for (int i = before.back() + 2; i <= kLast - 1; i += 2) {
+        expected.push_back(i);
+    }
+    EXPECT_EQ(accepted, expected);
+    EXPECT_GT(after.size(), accepted.size()) << "fills after from";
+}
+
+TEST(WsReplayTest, AFromAheadOfTheRelaysReaderHoldsBackNoneOfItsOwnMessagesUpToIt)
+{
+    // As above, but the relay's reader is behind Redis when the replay starts (a burst just
+    // written): the replay and the live flow read the same entries, and the live copies of the
+    // fills up to from, held or dropped and read again, are the client's already.
+    RedisServer redis;
+    RelayProcess relay(RelayProcess::defaults(redis, {{"ws.queue_bytes", "1048576"}, {"ws.stall_timeout_ms", "60000"}}));
+    ASSERT_TRUE(relay.waitUntilConnected()) << relay.process().stderrText();
+    const std::string topic = "events.order.S-001";
+    xaddOrderEvents(redis, topic, 1, 20, 200);
+    ASSERT_TRUE(relay.waitUntilReceived(20, 10s));
+    WsClient c(relay.httpPort(), "/ws", {}, 256 * 1024);
+    ASSERT_TRUE(c.subscribe(R"(["events.order.*"])", R"("types":["OrderAccepted"])"));
+    constexpr int kBurst = 6000;
+    constexpr int kLast = kBurst + 100;
+    xaddOrderEvents(redis, topic, 21, kBurst, 200);
+    const auto nowMs =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    const std::pair<long long, long long> from{nowMs + 300, 0};
+    c.sendText(R"({"op":"subscribe","topics":["events.*"],"types":["OrderFilled"],"from":")" + std::to_string(from.first) +
+               R"(-0"})");
+    std::thread tail([&] {
+        std::this_thread::sleep_for(600ms);  // after from
+        xaddOrderEvents(redis, topic, kBurst + 1, kLast, 200);
+    });
+    std::vector<std::pair<int, std::string>> got;  // seq, stream id
+    const auto deadline = std::chrono::steady_clock::now() + 60s;
+    while ((got.empty() || got.back().first < kLast) && std::chrono::steady_clock::now() < deadline) {
+        const JsonPtr m = c.receiveJson(5s);
+        if (m && m->getValue<std::string>("op") == "message") {
+            got.emplace_back(m->getObject("payload")->getValue<int>("seq"), m->getValue<std::string>("id"));
+        }
+    }
+    tail.join();
+    std::string firstDisorder;
+    std::string fillUpToFrom;
+    std::vector<int> accepted;
+    std::vector<int> fills;
+    for (std::size_t i = 0; i < got.size(); ++i) {
+        if (i > 0 && got[i].first <= got[i - 1].first && firstDisorder.empty()) {
+            firstDisorder = std::to_string(got[i - 1].first) + " then " + std::to_string(got[i].first);
+        }
+        if (got[i].first % 2 == 0) {
+            fills.push_back(got[i].first);
+            if (streamIdOf(got[i].second) <= from && fillUpToFrom.empty()) {
+                fillUpToFrom = std::to_string(got[i].first) + " (" + got[i].second + ")";
+            }
+        } else {
+            accepted.push_back(got[i].first);
+        }
+    }
+    EXPECT_TRUE(firstDisorder.empty()) << firstDisorder;
+    EXPECT_TRUE(fillUpToFrom.empty()) << "fill " << fillUpToFrom << " is not after from " << from.first;
+    std::vector<int> expected;
+    for (int i = 21; i <= kLast; i += 2) {
+        expected.push_back(i);
+    }
+    EXPECT_EQ(accepted, expected);
+    std::vector<int> tailFills;
+    for (int i = kBurst + 2; i <= kLast; i += 2) {
+        tailFills.push_back(i);
+    }
+    EXPECT_EQ(fills, tailFills);
+}
+
 TEST(WsReplayTest, APlainSubscribeSentDuringAReplayTakesEffectAtItsEndAndKeepsTheStreamInOrder)
 {
     OrderEventsUnderReplay o;
@@ -812,6 +959,78 @@ TEST(WsReplayTest, TwoReplaysOfOneClientRunOneAfterTheOtherInTheOrderAsked)
     std::iota(allPositions.begin(), allPositions.end(), 1);
     EXPECT_EQ(orders, allOrders) << orders.size() << " orders";
     EXPECT_EQ(positions, allPositions) << positions.size() << " positions";
+}
+
+TEST(WsReplayTest, AReplayThatRedisFailsMidwaySendsNothingTwiceAndTheHeldMessagesAfterIt)
+{
+    // A replay waits for its client past the point where the live flow began to wait; Redis then
+    // refuses its next read (XRANGE taken from the relay's user: the live reader goes on). The
+    // client is told; the live messages held meanwhile go out less those the replay had sent.
+    RedisServer redis;
+    // A 24 MiB queue: the socket buffers (0 to 4 MB) are small beside it. Frames are about
+    // 2.2 KB in the history and 0.7 KB after it.
+    RelayProcess relay(RelayProcess::defaults(redis, {{"ws.queue_bytes", "25165824"}, {"ws.stall_timeout_ms", "60000"}}));
+    ASSERT_TRUE(relay.waitUntilConnected()) << relay.process().stderrText();
+    const std::string topic = "events.order.S-001";
+    constexpr int kHistory = 11200;           // 24 MB, of which the fills (12.5 MB) are replayed
+    constexpr int kBurst = kHistory + 30000;  // 22 MB more, all held (under 24 MiB); the replay
+                                              // waits for the client 13 to 17 MB into it
+    constexpr int kLast = kBurst + 20;
+    xaddOrderEvents(redis, topic, 1, kHistory, 2000);
+    ASSERT_TRUE(relay.waitUntilReceived(kHistory, 20s));
+    WsClient c(relay.httpPort(), "/ws", {}, 64 * 1024);
+    ASSERT_TRUE(c.subscribe(R"(["events.order.*"])", R"("types":["OrderAccepted"])"));
+    c.sendText(R"({"op":"subscribe","topics":["events.*"],"types":["OrderFilled"],"from":"0-0","id":1})");
+    ASSERT_TRUE(c.waitForOp("subscribed", 10s));
+    // The client reads nothing: the replay sends the history, then some of the burst, and waits.
+    xaddOrderEvents(redis, topic, kHistory + 1, kBurst, 500);
+    std::this_thread::sleep_for(1s);
+    redis.command({"ACL", "SETUSER", "default", "-xrange"});
+    std::vector<int> seqs;
+    std::string failure;
+    bool tailWritten = false;
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    while ((seqs.empty() || seqs.back() < kLast) && std::chrono::steady_clock::now() < deadline) {
+        const JsonPtr m = c.receiveJson(1s);
+        if (!m) {
+            continue;
+        }
+        const std::string op = m->getValue<std::string>("op");
+        if (op == "message") {
+            seqs.push_back(m->getObject("payload")->getValue<int>("seq"));
+        } else if (op == "error") {
+            failure = m->getValue<std::string>("code");
+        } else if (op == "replayed") {
+            failure = "none: replayed";
+        }
+        if (!tailWritten && !failure.empty()) {
+            xaddOrderEvents(redis, topic, kBurst + 1, kLast, 500);  // live again
+            tailWritten = true;
+        }
+    }
+    EXPECT_EQ(failure, "replay_failed");
+    std::string firstDisorder;
+    std::vector<int> fills;
+    std::vector<int> accepted;
+    for (std::size_t i = 0; i < seqs.size(); ++i) {
+        if (i > 0 && seqs[i] <= seqs[i - 1] && firstDisorder.empty()) {
+            firstDisorder = std::to_string(seqs[i - 1]) + " then " + std::to_string(seqs[i]) + " (message " +
+                            std::to_string(i) + ")";
+        }
+        (seqs[i] % 2 == 0 ? fills : accepted).push_back(seqs[i]);
+    }
+    EXPECT_TRUE(firstDisorder.empty()) << firstDisorder;
+    // Nothing lost either: every fill, and every accepted order since the live subscription.
+    std::vector<int> allFills;
+    for (int i = 2; i <= kLast; i += 2) {
+        allFills.push_back(i);
+    }
+    std::vector<int> acceptedSince;
+    for (int i = kHistory + 1; i <= kLast; i += 2) {
+        acceptedSince.push_back(i);
+    }
+    EXPECT_EQ(fills, allFills) << fills.size() << " fills";
+    EXPECT_EQ(accepted, acceptedSince) << accepted.size() << " accepted";
 }
 
 TEST(WsReplayTest, ABusReconnectSendsStatusFramesAndLosesNothing)

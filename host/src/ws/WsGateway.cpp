@@ -221,7 +221,13 @@ struct Client final : Subscriber, std::enable_shared_from_this<Client> {
     struct Watermark {
         StreamId id;
         std::vector<Coverage> covered;
-        std::vector<Filter> owedElsewhere;  ///< floor: messages these match are not skipped
+        /// A stream's watermark: the client's subscriptions when it was set. A message below it
+        /// that matches none of them is for a subscription answered later: it came before that
+        /// reply (the replay read the stream past the bus), so it is not sent after newer ones.
+        std::vector<Filter> subscribedAtMark;
+        /// The floor: other subscriptions (replaced by pattern, gone with their unsubscribe),
+        /// whose messages are not skipped.
+        std::vector<Filter> owedElsewhere;
     };
 
     Client(WsGateway::Impl& gateway, Loop& loop, Poco::Net::WebSocket socket, std::uint64_t id, std::string peer,
@@ -467,6 +473,7 @@ struct Loop {
 /// sent already.
 struct StreamRead {
     StreamId pos;                      ///< the last entry handled (sent or passed over)
+    std::optional<StreamId> from;      ///< the replayed subscription's from here (not a catch-up)
     Coverage send;
     StreamId sentUpTo;                 ///< entries up to here covered by `sent` went out
     std::vector<Coverage> sent;        ///< empty: nothing to skip
@@ -520,6 +527,9 @@ struct WsGateway::Impl {
     }
     /// A stream where a replay must find every event the client missed (trimming is checked).
     bool eventsMustBeFound(ReplayJob& job, std::string_view key) const;
+    /// Under the client's m, as a replay ends (or fails): the watermarks of what it sent, so
+    /// held live copies are not sent again, and the floor of a single "from".
+    void markReplayedLocked(ReplayJob& job);
     /// Runs a job until it is done (true) or its client has no room (false: park it).
     bool runReplay(RedisLink& link, EntryDecoder& decoder, ReplayJob& job);
     /// A job whose client had no room: kept by the client until it reads (no thread held).
@@ -728,17 +738,18 @@ void Client::acceptLocked(FramePtr frame)
 
 bool Client::watermarkSkipsLocked(const OutFrame& f)
 {
-    auto it = watermarks.find(f.stream());
     const bool heartbeat = f.topic() == kHeartbeatTopic;
-    if (it == watermarks.end()) {
-        return floor && f.id <= floor->id && anyCovers(floor->covered, f.id, f.topic(), f.type(), heartbeat) &&
-               !anyMatches(floor->owedElsewhere, f.topic(), f.type(), heartbeat);
-    }
-    if (f.id > it->second.id) {
+    if (auto it = watermarks.find(f.stream()); it != watermarks.end()) {
+        if (f.id <= it->second.id) {
+            return anyCovers(it->second.covered, f.id, f.topic(), f.type(), heartbeat) ||
+                   !anyMatches(it->second.subscribedAtMark, f.topic(), f.type(), heartbeat);
+        }
         watermarks.erase(it);  // the live flow is past what the replay sent
-        return false;
     }
-    return anyCovers(it->second.covered, f.id, f.topic(), f.type(), heartbeat);
+    // A single "from" holds on every stream: those the replay did not read, and past where it
+    // stopped on the others (a from ahead of the relay's reader).
+    return floor && f.id <= floor->id && anyCovers(floor->covered, f.id, f.topic(), f.type(), heartbeat) &&
+           !anyMatches(floor->owedElsewhere, f.topic(), f.type(), heartbeat);
 }
 
 bool Client::enqueueLocked(FramePtr frame)
@@ -1896,17 +1907,15 @@ void Loop::handleSubscribe(Client& c, ClientRequest& req)
         writeTopicsAndTypes(w, req.topics, req.types);
         w.endObject();
         c.sendControl(textFrame(withId(std::move(out), req.idJson)));
+        // Below a stream's watermark, the new patterns' messages came before this reply (see
+        // Watermark). On streams the replay did not read (the single-"from" floor), everything
+        // after the reply is theirs.
         std::lock_guard lock(c.m);
-        // A replay that ended just now may have read a stream past the bus: the client has
-        // entries up to its watermark, and those of the new patterns up to there came before
-        // this reply. They are not sent now, after newer ones. On streams the replay did not
-        // read (the single-"from" floor), everything after the reply is theirs.
-        const std::vector<Filter> newFilters = requestedFilters(req);
-        for (auto& [key, mark] : c.watermarks) {
-            mark.covered.push_back(Coverage{newFilters, {}, {}});
-        }
         if (c.floor) {
-            c.floor->owedElsewhere.insert(c.floor->owedElsewhere.end(), newFilters.begin(), newFilters.end());
+            for (Filter& f : requestedFilters(req)) {
+                std::erase_if(c.floor->owedElsewhere, [&](const Filter& g) { return g.pattern == f.pattern; });
+                c.floor->owedElsewhere.push_back(std::move(f));
+            }
         }
     }
     for (const std::string& t : req.topics) {
@@ -1967,6 +1976,12 @@ void Loop::handleUnsubscribe(Client& c, const ClientRequest& req)
     {
         std::lock_guard lock(c.m);
         c.updateFiltersLocked();
+        if (c.floor) {
+            // Owed nothing more: the floor's list stays within the client's subscriptions.
+            std::erase_if(c.floor->owedElsewhere, [&](const Filter& g) {
+                return std::find(req.topics.begin(), req.topics.end(), g.pattern) != req.topics.end();
+            });
+        }
     }
     c.sendControl(textFrame(withId(std::move(out), req.idJson)));
 }
@@ -2272,6 +2287,7 @@ void WsGateway::Impl::replayWorker()
                 if (job.catchUp || !c.lagFrom.empty() || c.lagging) {
                     c.closeForOverflowLocked();
                 } else {
+                    markReplayedLocked(job);  // the held copies of what it did send are not sent again
                     c.endReplayLocked();
                 }
             }
@@ -2406,6 +2422,7 @@ bool WsGateway::Impl::startReplay(RedisLink& link, ReplayJob& job)
         recovered = recovered && plan.recovered;
         StreamRead& rd = job.reads[plan.key];
         rd.pos = plan.from;
+        rd.from = plan.from;
         rd.send = Coverage{job.filters, {}, {}};
         if (auto it = liveFrom.find(plan.key); !others.empty() && it != liveFrom.end()) {
             // Not what Redis no longer had when checked: those held messages go out after.
@@ -2491,6 +2508,39 @@ bool WsGateway::Impl::eventsMustBeFound(ReplayJob& job, std::string_view key) co
              key.substr(prefix.size()).starts_with("data."));
 }
 
+namespace {
+
+/// What the client has once a read went out: its own subscription's messages up to "from"
+/// too (it said so), not only those sent from there on. A held or re-read copy of one of them
+/// is not sent, behind newer entries.
+Coverage heldAfter(Coverage sent)
+{
+    sent.ownFrom.reset();
+    return sent;
+}
+
+}  // namespace
+
+void WsGateway::Impl::markReplayedLocked(ReplayJob& job)
+{
+    Client& c = *job.client;
+    for (auto& [key, rd] : job.reads) {
+        // It sent what all the client's subscriptions have up to here (but those whose
+        // replay is still to come): a later replay takes the live flow over from here.
+        const auto live = c.liveUpTo.try_emplace(key, rd.pos).first;
+        live->second = std::max(live->second, rd.pos);
+        std::vector<Coverage> covered = std::move(rd.sent);
+        covered.push_back(heldAfter(std::move(rd.send)));
+        c.watermarks[key] = Client::Watermark{.id = rd.pos, .covered = std::move(covered), .subscribedAtMark = c.filters};
+    }
+    if (job.fromAll) {
+        // Asked not to be sent by this subscription; another one of the client may want them.
+        c.floor = Client::Watermark{.id = *job.fromAll,
+                                    .covered = {Coverage{job.filters, {}, {}}},
+                                    .owedElsewhere = withoutPatterns(c.filters, job.filters)};
+    }
+}
+
 bool WsGateway::Impl::runReplay(RedisLink& link, EntryDecoder& decoder, ReplayJob& job)
 {
     Client& c = *job.client;
@@ -2515,11 +2565,17 @@ bool WsGateway::Impl::runReplay(RedisLink& link, EntryDecoder& decoder, ReplayJo
         } else {
             if (!r.send.empty()) {
                 r.sentUpTo = std::max(r.sentUpTo, r.pos);
-                r.sent.push_back(std::move(r.send));
+                r.sent.push_back(heldAfter(std::move(r.send)));
             }
             r.pos = std::min(r.pos, before(first));
         }
-        r.send = Coverage{all, {}, {}};
+        // The replayed subscription's messages up to its from are the client's already.
+        const std::optional<StreamId> from = fresh && job.fromAll ? job.fromAll : r.from;
+        if (from && !from->isZero()) {
+            r.send = Coverage{job.filters, StreamId{}, withoutPatterns(all, job.filters), from};
+        } else {
+            r.send = Coverage{all, {}, {}};
+        }
         r.done = false;
         if (eventsMustBeFound(job, key)) {
             r.checkTrim = true;
@@ -2710,19 +2766,7 @@ bool WsGateway::Impl::runReplay(RedisLink& link, EntryDecoder& decoder, ReplayJo
             c.liveDropping = false;
             continue;
         }
-        for (auto& [key, rd] : reads) {
-            // It sent what all the client's subscriptions have up to here (but those whose
-            // replay is still to come): a later replay takes the live flow over from here.
-            const auto live = c.liveUpTo.try_emplace(key, rd.pos).first;
-            live->second = std::max(live->second, rd.pos);
-            std::vector<Coverage> covered = std::move(rd.sent);
-            covered.push_back(std::move(rd.send));
-            c.watermarks[key] = Client::Watermark{rd.pos, std::move(covered)};
-        }
-        if (job.fromAll) {
-            // Asked not to be sent by this subscription; another one of the client may want them.
-            c.floor = Client::Watermark{*job.fromAll, {Coverage{job.filters, {}, {}}}, withoutPatterns(c.filters, job.filters)};
-        }
+        markReplayedLocked(job);
         if (!job.catchUp) {
             FramePtr marker =
                 textFrame(withId(R"({"op":"replayed","count":)" + std::to_string(job.count) + "}", job.idJson));
