@@ -368,6 +368,10 @@ struct Client final : Subscriber, std::enable_shared_from_this<Client> {
     bool liveDropping = false;       ///< liveBuffer overflowed: live messages are dropped and read again
     bool lagging = false;            ///< the queue overflowed with events: catching up from Redis
     bool catchUpPosted = false;
+    /// A replay runs, or a catch-up waits to start: a subscribe without "from" waits for them.
+    /// (A catch-up takes the client's patterns as it starts: one added just before it could
+    /// miss the messages recorded for it meanwhile.)
+    bool replayAheadLocked() const { return replaying > 0 || catchUpPosted; }
     /// First live message dropped per stream since the last catch-up pass: where to read again.
     std::map<std::string, StreamId, std::less<>> lagFrom;
     std::map<std::string, Watermark, std::less<>> watermarks;
@@ -1823,7 +1827,7 @@ bool Loop::deferRequest(Client& c, ClientRequest& req)
     // runs, that would hold its messages behind the replay's: on a stream both read, older
     // entries would follow newer ones. So it waits for the replays to end, and so does every
     // request after it (they are handled in the order sent).
-    if (c.deferred.empty() && !(waitsForReplays(req) && c.replaying > 0)) {
+    if (c.deferred.empty() && !(waitsForReplays(req) && c.replayAheadLocked())) {
         return false;
     }
     if (c.deferred.size() >= kMaxDeferredRequests) {
@@ -1852,7 +1856,7 @@ void Loop::handleDeferred(Client& c)
             if (c.deferred.empty()) {
                 return;
             }
-            if (c.replaying > 0 && waitsForReplays(c.deferred.front())) {
+            if (c.replayAheadLocked() && waitsForReplays(c.deferred.front())) {
                 return;  // a replay it asked for before this one: handled when that ends
             }
             req = std::move(c.deferred.front());
