@@ -983,9 +983,19 @@ TEST(WsReplayTest, AReplayThatRedisFailsMidwaySendsNothingTwiceAndTheHeldMessage
     ASSERT_TRUE(c.subscribe(R"(["events.order.*"])", R"("types":["OrderAccepted"])"));
     c.sendText(R"({"op":"subscribe","topics":["events.*"],"types":["OrderFilled"],"from":"0-0","id":1})");
     ASSERT_TRUE(c.waitForOp("subscribed", 10s));
-    // The client reads nothing: the replay sends the history, then some of the burst, and waits.
+    // The client reads nothing: the replay sends the history, then some of the burst, and waits
+    // (its count of sent entries passes the 5 600 history fills and stops moving).
     xaddOrderEvents(redis, topic, kHistory + 1, kBurst, 500);
-    std::this_thread::sleep_for(1s);
+    long long sent = -1;
+    for (const auto until = std::chrono::steady_clock::now() + 30s; std::chrono::steady_clock::now() < until;) {
+        std::this_thread::sleep_for(300ms);
+        const long long now = relay.status()->getObject("websocket")->getValue<long long>("replayed");
+        if (now == sent && now > kHistory / 2) {
+            break;
+        }
+        sent = now;
+    }
+    ASSERT_GT(sent, kHistory / 2) << "the replay did not get past the history";
     redis.command({"ACL", "SETUSER", "default", "-xrange"});
     std::vector<int> seqs;
     std::string failure;
