@@ -768,6 +768,45 @@ TEST(WsReplayTest, AFromAheadOfTheRelaysReaderHoldsBackNoneOfItsOwnMessagesUpToI
     EXPECT_EQ(fills, tailFills);
 }
 
+TEST(WsReplayTest, AStreamListedInFromIsNotHeldBackByTheStarIdAfterTheReplay)
+{
+    // {"<L>": id, "*": later}: the "*" id is for streams not listed. Entries written on L after
+    // the replay, with ids before the "*" one, are L's new entries and go out.
+    RedisServer redis;
+    RelayProcess relay(RelayProcess::defaults(redis));
+    ASSERT_TRUE(relay.waitUntilConnected()) << relay.process().stderrText();
+    const std::string topic = "data.quotes.L";
+    std::vector<std::string> ids;
+    for (int i = 1; i <= 10; ++i) {
+        ids.push_back(xaddSeq(redis, topic, i));
+    }
+    ASSERT_TRUE(relay.waitUntilReceived(10, 10s));
+    const auto nowMs =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    WsClient c(relay.httpPort());
+    c.sendText(R"({"op":"subscribe","topics":["data.quotes.*"],"from":{")" + kPrefix + topic + R"(":")" + ids[4] +
+               R"(","*":")" + std::to_string(nowMs + 60000) + R"(-0"}})");
+    std::vector<int> seqs;
+    bool replayed = false;
+    for (const auto until = std::chrono::steady_clock::now() + 10s; !replayed && std::chrono::steady_clock::now() < until;) {
+        const JsonPtr m = c.receiveJson(1s);
+        if (m && m->getValue<std::string>("op") == "message") {
+            seqs.push_back(m->getObject("payload")->getValue<int>("seq"));
+        }
+        replayed = m && m->getValue<std::string>("op") == "replayed";
+    }
+    ASSERT_TRUE(replayed);
+    for (int i = 11; i <= 20; ++i) {
+        xaddSeq(redis, topic, i);  // ids now: before the "*" id
+    }
+    for (const auto& [t, seq] : readMessages(c, 10, 5s)) {
+        seqs.push_back(seq);
+    }
+    std::vector<int> expected(15);
+    std::iota(expected.begin(), expected.end(), 6);
+    EXPECT_EQ(seqs, expected);
+}
+
 TEST(WsReplayTest, APlainSubscribeSentDuringAReplayTakesEffectAtItsEndAndKeepsTheStreamInOrder)
 {
     OrderEventsUnderReplay o;

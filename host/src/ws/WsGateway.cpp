@@ -228,6 +228,8 @@ struct Client final : Subscriber, std::enable_shared_from_this<Client> {
         /// The floor: other subscriptions (replaced by pattern, gone with their unsubscribe),
         /// whose messages are not skipped.
         std::vector<Filter> owedElsewhere;
+        /// The floor: streams the replay read from another id (listed in "from", or reset).
+        std::set<std::string, std::less<>> exempt;
     };
 
     Client(WsGateway::Impl& gateway, Loop& loop, Poco::Net::WebSocket socket, std::uint64_t id, std::string peer,
@@ -489,6 +491,7 @@ struct StreamRead {
     /// Read to its end in this pass: not read again (its newer entries come live) unless live
     /// messages of it were dropped (readAgain). A parked job resumes at the first one not done.
     bool done = false;
+    bool read = false;  ///< Redis answered a read of it: what it covers up to pos is known
 };
 
 struct ReplayJob {
@@ -506,6 +509,10 @@ struct ReplayJob {
     std::size_t needBytes = 0;                     ///< parked: the frame that did not fit
     std::set<std::string, std::less<>> notBus;     ///< keys the bus did not read when last asked
     std::map<std::string, StreamId, std::less<>> busAtHold;  ///< per stream, as the live flow began to wait
+    /// Live messages dropped meanwhile are being read again (readAgain): if the job fails now,
+    /// they are lost, and the client is closed rather than left without them.
+    bool rereading = false;
+    std::set<std::string, std::less<>> ownFromStreams;  ///< planned from another id than fromAll (listed, reset)
 };
 
 struct WsGateway::Impl {
@@ -752,7 +759,8 @@ bool Client::watermarkSkipsLocked(const OutFrame& f)
     }
     // A single "from" holds on every stream: those the replay did not read, and past where it
     // stopped on the others (a from ahead of the relay's reader).
-    return floor && f.id <= floor->id && anyCovers(floor->covered, f.id, f.topic(), f.type(), heartbeat) &&
+    return floor && f.id <= floor->id && !floor->exempt.contains(f.stream()) &&
+           anyCovers(floor->covered, f.id, f.topic(), f.type(), heartbeat) &&
            !anyMatches(floor->owedElsewhere, f.topic(), f.type(), heartbeat);
 }
 
@@ -1912,13 +1920,20 @@ void Loop::handleSubscribe(Client& c, ClientRequest& req)
         w.endObject();
         c.sendControl(textFrame(withId(std::move(out), req.idJson)));
         // Below a stream's watermark, the new patterns' messages came before this reply (see
-        // Watermark). On streams the replay did not read (the single-"from" floor), everything
-        // after the reply is theirs.
+        // Watermark).
+    }
+    {
         std::lock_guard lock(c.m);
-        if (c.floor) {
-            for (Filter& f : requestedFilters(req)) {
-                std::erase_if(c.floor->owedElsewhere, [&](const Filter& g) { return g.pattern == f.pattern; });
-                c.floor->owedElsewhere.push_back(std::move(f));
+        for (const Filter& f : requestedFilters(req)) {
+            const auto samePattern = [&](const Filter& g) { return g.pattern == f.pattern; };
+            // In the filters before the router routes the pattern: a catch-up starting meanwhile
+            // reads its messages too.
+            std::erase_if(c.filters, samePattern);
+            c.filters.push_back(f);
+            // On streams the single-"from" floor holds, everything after the reply is theirs.
+            if (c.floor) {
+                std::erase_if(c.floor->owedElsewhere, samePattern);
+                c.floor->owedElsewhere.push_back(f);
             }
         }
     }
@@ -2285,10 +2300,11 @@ void WsGateway::Impl::replayWorker()
                        job.catchUp ? "catch-up" : "replay", e.what());
             link.close();
             Client& c = *job.client;
-            c.sendControl(textFrame(errorJson("replay_failed", std::string("reading Redis history failed: ") + e.what())));
+            c.sendControl(textFrame(
+                withId(errorJson("replay_failed", std::string("reading Redis history failed: ") + e.what()), job.idJson)));
             std::lock_guard cl(c.m);
             if (!c.closed && !c.closing) {
-                if (job.catchUp || !c.lagFrom.empty() || c.lagging) {
+                if (job.catchUp || job.rereading || !c.lagFrom.empty() || c.lagging) {
                     c.closeForOverflowLocked();
                 } else {
                     markReplayedLocked(job);  // the held copies of what it did send are not sent again
@@ -2427,6 +2443,9 @@ bool WsGateway::Impl::startReplay(RedisLink& link, ReplayJob& job)
         StreamRead& rd = job.reads[plan.key];
         rd.pos = plan.from;
         rd.from = plan.from;
+        if (job.fromAll && plan.from != *job.fromAll) {
+            job.ownFromStreams.insert(plan.key);
+        }
         rd.send = Coverage{job.filters, {}, {}};
         if (auto it = liveFrom.find(plan.key); !others.empty() && it != liveFrom.end()) {
             // Not what Redis no longer had when checked: those held messages go out after.
@@ -2529,6 +2548,9 @@ void WsGateway::Impl::markReplayedLocked(ReplayJob& job)
 {
     Client& c = *job.client;
     for (auto& [key, rd] : job.reads) {
+        if (!rd.read) {
+            continue;  // a replay that failed before reading it: it covers nothing there
+        }
         // It sent what all the client's subscriptions have up to here (but those whose
         // replay is still to come): a later replay takes the live flow over from here.
         const auto live = c.liveUpTo.try_emplace(key, rd.pos).first;
@@ -2541,7 +2563,8 @@ void WsGateway::Impl::markReplayedLocked(ReplayJob& job)
         // Asked not to be sent by this subscription; another one of the client may want them.
         c.floor = Client::Watermark{.id = *job.fromAll,
                                     .covered = {Coverage{job.filters, {}, {}}},
-                                    .owedElsewhere = withoutPatterns(c.filters, job.filters)};
+                                    .owedElsewhere = withoutPatterns(c.filters, job.filters),
+                                    .exempt = job.ownFromStreams};
     }
 }
 
@@ -2573,8 +2596,13 @@ bool WsGateway::Impl::runReplay(RedisLink& link, EntryDecoder& decoder, ReplayJo
             }
             r.pos = std::min(r.pos, before(first));
         }
+        job.rereading = true;
         // The replayed subscription's messages up to its from are the client's already.
-        const std::optional<StreamId> from = fresh && job.fromAll ? job.fromAll : r.from;
+        std::optional<StreamId> from = r.from;
+        if (fresh) {
+            const auto listed = job.fromByStream.find(key);
+            from = listed != job.fromByStream.end() ? std::optional<StreamId>(listed->second) : job.fromAll;
+        }
         if (from && !from->isZero()) {
             r.send = Coverage{job.filters, StreamId{}, withoutPatterns(all, job.filters), from};
         } else {
@@ -2667,6 +2695,7 @@ bool WsGateway::Impl::runReplay(RedisLink& link, EntryDecoder& decoder, ReplayJo
                 if (top.type == RespType::Error) {
                     throw RedisLinkError("XRANGE " + key + ": " + std::string(top.str));
                 }
+                rd.read = true;
                 if (!top.isArray() || top.size() == 0) {
                     break;
                 }
