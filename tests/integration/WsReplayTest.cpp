@@ -807,6 +807,74 @@ TEST(WsReplayTest, AStreamListedInFromIsNotHeldBackByTheStarIdAfterTheReplay)
     EXPECT_EQ(seqs, expected);
 }
 
+TEST(WsReplayTest, ALaterReplayOfTheSameStreamKeepsWhatAnEarlierOneCovered)
+{
+    // Two replays of one stream while the relay's reader is behind Redis (XREAD taken from its
+    // user meanwhile): accepted orders from the last entry (the client has all before it), then
+    // fills from the start. The live copies of accepted orders up to that entry arrive after
+    // the first replay; its watermark still says the client has them.
+    RedisServer redis;
+    RelayProcess relay(RelayProcess::defaults(redis, {{"ws.stall_timeout_ms", "60000"}}));
+    ASSERT_TRUE(relay.waitUntilConnected()) << relay.process().stderrText();
+    const std::string topic = "events.order.S-001";
+    xaddOrderEvents(redis, topic, 1, 20, 200);
+    ASSERT_TRUE(relay.waitUntilReceived(20, 10s));
+    WsClient c(relay.httpPort(), "/ws", {}, 256 * 1024);
+    constexpr int kBurst = 4000;
+    redis.command({"ACL", "SETUSER", "default", "-xread"});
+    xaddOrderEvents(redis, topic, 21, kBurst - 1, 200);
+    const std::string last = redis.command({"XADD", kPrefix + topic, "*", "topic", topic, "type", "OrderFilled", "payload",
+                                            R"({"type":"OrderFilled","seq":)" + std::to_string(kBurst) + "}", "encoding",
+                                            "Json"});
+    c.sendText(R"({"op":"subscribe","topics":["events.order.*"],"types":["OrderAccepted"],"from":")" + last +
+               R"(","id":1})");
+    c.sendText(R"({"op":"subscribe","topics":["events.*"],"types":["OrderFilled"],"from":"0-0","id":2})");
+    std::vector<int> seqs;
+    std::vector<std::string> markers;
+    bool tailWritten = false;
+    constexpr int kLast = kBurst + 20;
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    while ((seqs.empty() || seqs.back() < kLast) && std::chrono::steady_clock::now() < deadline) {
+        const JsonPtr m = c.receiveJson(1s);
+        if (!m) {
+            continue;
+        }
+        const std::string op = m->getValue<std::string>("op");
+        if (op == "message") {
+            seqs.push_back(m->getObject("payload")->getValue<int>("seq"));
+        } else if (op != "status") {  // the bus reconnects
+            markers.push_back(op + "#" + (m->has("id") ? m->get("id").toString() : std::string()));
+        }
+        if (!tailWritten && !markers.empty() && markers.back() == "replayed#2") {
+            redis.command({"ACL", "SETUSER", "default", "+xread"});  // the reader catches up
+            xaddOrderEvents(redis, topic, kBurst + 1, kLast, 200);
+            tailWritten = true;
+        }
+    }
+    EXPECT_EQ(markers, (std::vector<std::string>{"subscribed#1", "replayed#1", "subscribed#2", "replayed#2"}));
+    std::string firstDisorder;
+    std::vector<int> fills;
+    std::vector<int> accepted;
+    for (std::size_t i = 0; i < seqs.size(); ++i) {
+        if (i > 0 && seqs[i] <= seqs[i - 1] && firstDisorder.empty()) {
+            firstDisorder = std::to_string(seqs[i - 1]) + " then " + std::to_string(seqs[i]) + " (message " +
+                            std::to_string(i) + ")";
+        }
+        (seqs[i] % 2 == 0 ? fills : accepted).push_back(seqs[i]);
+    }
+    EXPECT_TRUE(firstDisorder.empty()) << firstDisorder;
+    std::vector<int> allFills;
+    for (int i = 2; i <= kLast; i += 2) {
+        allFills.push_back(i);
+    }
+    std::vector<int> acceptedAfter;
+    for (int i = kBurst + 1; i <= kLast; i += 2) {
+        acceptedAfter.push_back(i);
+    }
+    EXPECT_EQ(fills, allFills) << fills.size() << " fills";
+    EXPECT_EQ(accepted, acceptedAfter) << accepted.size() << " accepted";
+}
+
 TEST(WsReplayTest, APlainSubscribeSentDuringAReplayTakesEffectAtItsEndAndKeepsTheStreamInOrder)
 {
     OrderEventsUnderReplay o;

@@ -64,6 +64,8 @@ constexpr int kReadChunksPerWake = 8;
 constexpr std::size_t kControlMargin = 1024 * 1024;
 /// Subscribe and unsubscribe requests that may wait for a client's replays to end.
 constexpr std::size_t kMaxDeferredRequests = 64;
+/// Watermarks kept per stream, and single-"from" floors, per client.
+constexpr std::size_t kMaxMarks = 16;
 // Clients the routing thread queued messages for are handed to their loops at the end of each
 // bus batch, or after this many routed messages within a long one (bounds the added latency).
 constexpr unsigned kHandOffEvery = 64;
@@ -376,10 +378,13 @@ struct Client final : Subscriber, std::enable_shared_from_this<Client> {
     bool replayAheadLocked() const { return replaying > 0 || catchUpPosted; }
     /// First live message dropped per stream since the last catch-up pass: where to read again.
     std::map<std::string, StreamId, std::less<>> lagFrom;
-    std::map<std::string, Watermark, std::less<>> watermarks;
-    /// A single "from" applies to streams the replay did not read too (e.g. found by the bus
-    /// only later): their live messages at or below it were asked not to be sent.
-    std::optional<Watermark> floor;
+    /// Per stream, one per replay that read it (an earlier one's marks stand beside a later
+    /// one's), until the live flow passes them; at most kMaxMarks, the oldest dropped first.
+    std::map<std::string, std::vector<Watermark>, std::less<>> watermarks;
+    /// One per subscription replayed with a single "from" (it applies to streams the replay
+    /// did not read too, e.g. found by the bus only later): live messages at or below it were
+    /// asked not to be sent. Gone with the subscription's patterns; at most kMaxMarks.
+    std::vector<Watermark> floors;
     /// Per stream, the last live message the client got outside a replay (or a replay sent
     /// for all its subscriptions): where a new replay takes over the others' messages.
     std::unordered_map<std::string, StreamId, StringHash, std::equal_to<>> liveUpTo;
@@ -718,7 +723,7 @@ void Client::acceptLocked(FramePtr frame)
         noteLiveLocked(*frame);  // sent, or read again by a catch-up before any later replay
     }
     // Sent by a replay already (the bus reader can be behind Redis): neither held nor read again.
-    if ((!watermarks.empty() || floor) && watermarkSkipsLocked(*frame)) {
+    if ((!watermarks.empty() || !floors.empty()) && watermarkSkipsLocked(*frame)) {
         return;
     }
     if (replaying > 0) {
@@ -751,17 +756,22 @@ bool Client::watermarkSkipsLocked(const OutFrame& f)
 {
     const bool heartbeat = f.topic() == kHeartbeatTopic;
     if (auto it = watermarks.find(f.stream()); it != watermarks.end()) {
-        if (f.id <= it->second.id) {
-            return anyCovers(it->second.covered, f.id, f.topic(), f.type(), heartbeat) ||
-                   !anyMatches(it->second.subscribedAtMark, f.topic(), f.type(), heartbeat);
+        std::vector<Watermark>& marks = it->second;
+        std::erase_if(marks, [&](const Watermark& w) { return f.id > w.id; });  // the live flow is past them
+        if (!marks.empty()) {
+            return std::any_of(marks.begin(), marks.end(), [&](const Watermark& w) {
+                return anyCovers(w.covered, f.id, f.topic(), f.type(), heartbeat) ||
+                       !anyMatches(w.subscribedAtMark, f.topic(), f.type(), heartbeat);
+            });
         }
-        watermarks.erase(it);  // the live flow is past what the replay sent
+        watermarks.erase(it);
     }
     // A single "from" holds on every stream: those the replay did not read, and past where it
     // stopped on the others (a from ahead of the relay's reader).
-    return floor && f.id <= floor->id && !floor->exempt.contains(f.stream()) &&
-           anyCovers(floor->covered, f.id, f.topic(), f.type(), heartbeat) &&
-           !anyMatches(floor->owedElsewhere, f.topic(), f.type(), heartbeat);
+    return std::any_of(floors.begin(), floors.end(), [&](const Watermark& w) {
+        return f.id <= w.id && !w.exempt.contains(f.stream()) && anyCovers(w.covered, f.id, f.topic(), f.type(), heartbeat) &&
+               !anyMatches(w.owedElsewhere, f.topic(), f.type(), heartbeat);
+    });
 }
 
 bool Client::enqueueLocked(FramePtr frame)
@@ -1930,10 +1940,10 @@ void Loop::handleSubscribe(Client& c, ClientRequest& req)
             // reads its messages too.
             std::erase_if(c.filters, samePattern);
             c.filters.push_back(f);
-            // On streams the single-"from" floor holds, everything after the reply is theirs.
-            if (c.floor) {
-                std::erase_if(c.floor->owedElsewhere, samePattern);
-                c.floor->owedElsewhere.push_back(f);
+            // On streams a single-"from" floor holds, everything after the reply is theirs.
+            for (Client::Watermark& floor : c.floors) {
+                std::erase_if(floor.owedElsewhere, samePattern);
+                floor.owedElsewhere.push_back(f);
             }
         }
     }
@@ -1995,12 +2005,17 @@ void Loop::handleUnsubscribe(Client& c, const ClientRequest& req)
     {
         std::lock_guard lock(c.m);
         c.updateFiltersLocked();
-        if (c.floor) {
-            // Owed nothing more: the floor's list stays within the client's subscriptions.
-            std::erase_if(c.floor->owedElsewhere, [&](const Filter& g) {
-                return std::find(req.topics.begin(), req.topics.end(), g.pattern) != req.topics.end();
-            });
+        // Owed nothing more: the floors' lists stay within the client's subscriptions, and a
+        // floor goes with the last of its own patterns.
+        const auto gone = [&](const Filter& g) {
+            return std::find(req.topics.begin(), req.topics.end(), g.pattern) != req.topics.end();
+        };
+        for (Client::Watermark& floor : c.floors) {
+            std::erase_if(floor.owedElsewhere, gone);
         }
+        std::erase_if(c.floors, [&](const Client::Watermark& floor) {
+            return withoutPatterns(floor.covered.front().filters, c.filters).size() == floor.covered.front().filters.size();
+        });
     }
     c.sendControl(textFrame(withId(std::move(out), req.idJson)));
 }
@@ -2557,14 +2572,25 @@ void WsGateway::Impl::markReplayedLocked(ReplayJob& job)
         live->second = std::max(live->second, rd.pos);
         std::vector<Coverage> covered = std::move(rd.sent);
         covered.push_back(heldAfter(std::move(rd.send)));
-        c.watermarks[key] = Client::Watermark{.id = rd.pos, .covered = std::move(covered), .subscribedAtMark = c.filters};
+        std::vector<Client::Watermark>& marks = c.watermarks[key];
+        if (marks.size() >= kMaxMarks) {
+            marks.erase(marks.begin());
+        }
+        marks.push_back(Client::Watermark{.id = rd.pos, .covered = std::move(covered), .subscribedAtMark = c.filters});
     }
-    if (job.fromAll) {
+    if (job.fromAll && !job.filters.empty()) {
         // Asked not to be sent by this subscription; another one of the client may want them.
-        c.floor = Client::Watermark{.id = *job.fromAll,
-                                    .covered = {Coverage{job.filters, {}, {}}},
-                                    .owedElsewhere = withoutPatterns(c.filters, job.filters),
-                                    .exempt = job.ownFromStreams};
+        // It replaces the floor of the same patterns asked again.
+        std::erase_if(c.floors, [&](const Client::Watermark& floor) {
+            return withoutPatterns(floor.covered.front().filters, job.filters).empty();
+        });
+        if (c.floors.size() >= kMaxMarks) {
+            c.floors.erase(c.floors.begin());
+        }
+        c.floors.push_back(Client::Watermark{.id = *job.fromAll,
+                                             .covered = {Coverage{job.filters, {}, {}}},
+                                             .owedElsewhere = withoutPatterns(c.filters, job.filters),
+                                             .exempt = job.ownFromStreams});
     }
 }
 
