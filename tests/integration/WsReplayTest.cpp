@@ -70,6 +70,37 @@ void xaddOrderEvents(const RedisServer& redis, const std::string& topic, int fro
                    "1", kPrefix + topic, std::to_string(from), std::to_string(to), topic, std::string(padding, 'x')});
 }
 
+/// Order events received (xaddOrderEvents: odd seq accepted, even filled), checked: the
+/// first out of stream order, if any, and each type's seqs.
+struct ReceivedOrders {
+    std::string firstDisorder;
+    std::vector<int> fills;
+    std::vector<int> accepted;
+};
+
+ReceivedOrders splitOrders(const std::vector<int>& seqs)
+{
+    ReceivedOrders r;
+    for (std::size_t i = 0; i < seqs.size(); ++i) {
+        if (i > 0 && seqs[i] <= seqs[i - 1] && r.firstDisorder.empty()) {
+            r.firstDisorder = std::to_string(seqs[i - 1]) + " then " + std::to_string(seqs[i]) + " (message " +
+                              std::to_string(i) + ")";
+        }
+        (seqs[i] % 2 == 0 ? r.fills : r.accepted).push_back(seqs[i]);
+    }
+    return r;
+}
+
+/// from, from + 2, ... up to last.
+std::vector<int> everyOther(int from, int last)
+{
+    std::vector<int> v;
+    for (int i = from; i <= last; i += 2) {
+        v.push_back(i);
+    }
+    return v;
+}
+
 /// Reads messages until `count` arrived or timeout; returns (topic, seq) in arrival order.
 std::vector<std::pair<std::string, int>> readMessages(WsClient& c, std::size_t count, std::chrono::milliseconds timeout)
 {
@@ -852,27 +883,10 @@ TEST(WsReplayTest, ALaterReplayOfTheSameStreamKeepsWhatAnEarlierOneCovered)
         }
     }
     EXPECT_EQ(markers, (std::vector<std::string>{"subscribed#1", "replayed#1", "subscribed#2", "replayed#2"}));
-    std::string firstDisorder;
-    std::vector<int> fills;
-    std::vector<int> accepted;
-    for (std::size_t i = 0; i < seqs.size(); ++i) {
-        if (i > 0 && seqs[i] <= seqs[i - 1] && firstDisorder.empty()) {
-            firstDisorder = std::to_string(seqs[i - 1]) + " then " + std::to_string(seqs[i]) + " (message " +
-                            std::to_string(i) + ")";
-        }
-        (seqs[i] % 2 == 0 ? fills : accepted).push_back(seqs[i]);
-    }
-    EXPECT_TRUE(firstDisorder.empty()) << firstDisorder;
-    std::vector<int> allFills;
-    for (int i = 2; i <= kLast; i += 2) {
-        allFills.push_back(i);
-    }
-    std::vector<int> acceptedAfter;
-    for (int i = kBurst + 1; i <= kLast; i += 2) {
-        acceptedAfter.push_back(i);
-    }
-    EXPECT_EQ(fills, allFills) << fills.size() << " fills";
-    EXPECT_EQ(accepted, acceptedAfter) << accepted.size() << " accepted";
+    const ReceivedOrders got = splitOrders(seqs);
+    EXPECT_TRUE(got.firstDisorder.empty()) << got.firstDisorder;
+    EXPECT_EQ(got.fills, everyOther(2, kLast)) << got.fills.size() << " fills";
+    EXPECT_EQ(got.accepted, everyOther(kBurst + 1, kLast)) << got.accepted.size() << " accepted";
 }
 
 TEST(WsReplayTest, APlainSubscribeSentDuringAReplayTakesEffectAtItsEndAndKeepsTheStreamInOrder)
@@ -1127,28 +1141,11 @@ TEST(WsReplayTest, AReplayThatRedisFailsMidwaySendsNothingTwiceAndTheHeldMessage
         }
     }
     EXPECT_EQ(failure, "replay_failed");
-    std::string firstDisorder;
-    std::vector<int> fills;
-    std::vector<int> accepted;
-    for (std::size_t i = 0; i < seqs.size(); ++i) {
-        if (i > 0 && seqs[i] <= seqs[i - 1] && firstDisorder.empty()) {
-            firstDisorder = std::to_string(seqs[i - 1]) + " then " + std::to_string(seqs[i]) + " (message " +
-                            std::to_string(i) + ")";
-        }
-        (seqs[i] % 2 == 0 ? fills : accepted).push_back(seqs[i]);
-    }
-    EXPECT_TRUE(firstDisorder.empty()) << firstDisorder;
+    const ReceivedOrders got = splitOrders(seqs);
+    EXPECT_TRUE(got.firstDisorder.empty()) << got.firstDisorder;
     // Nothing lost either: every fill, and every accepted order since the live subscription.
-    std::vector<int> allFills;
-    for (int i = 2; i <= kLast; i += 2) {
-        allFills.push_back(i);
-    }
-    std::vector<int> acceptedSince;
-    for (int i = kHistory + 1; i <= kLast; i += 2) {
-        acceptedSince.push_back(i);
-    }
-    EXPECT_EQ(fills, allFills) << fills.size() << " fills";
-    EXPECT_EQ(accepted, acceptedSince) << accepted.size() << " accepted";
+    EXPECT_EQ(got.fills, everyOther(2, kLast)) << got.fills.size() << " fills";
+    EXPECT_EQ(got.accepted, everyOther(kHistory + 1, kLast)) << got.accepted.size() << " accepted";
 }
 
 TEST(WsReplayTest, ABusReconnectSendsStatusFramesAndLosesNothing)
