@@ -889,6 +889,34 @@ TEST(WsReplayTest, ALaterReplayOfTheSameStreamKeepsWhatAnEarlierOneCovered)
     EXPECT_EQ(got.accepted, everyOther(kBurst + 1, kLast)) << got.accepted.size() << " accepted";
 }
 
+TEST(WsReplayTest, AStreamListedInFromBeforeItExistsIsNotHeldBackByTheStarId)
+{
+    // A listed stream the relay does not read yet (created later): its own id holds there, not
+    // the "*" one, once the relay finds it.
+    RedisServer redis;
+    RelayProcess relay(RelayProcess::defaults(redis));
+    ASSERT_TRUE(relay.waitUntilConnected()) << relay.process().stderrText();
+    xaddSeq(redis, "data.quotes.OLD", 1);
+    ASSERT_TRUE(relay.waitUntilReceived(1, 10s));
+    const auto nowMs =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    WsClient c(relay.httpPort());
+    c.sendText(R"({"op":"subscribe","topics":["data.quotes.*"],"from":{")" + kPrefix + R"(data.quotes.NEW":"1-0","*":")" +
+               std::to_string(nowMs + 60000) + R"(-0"}})");
+    ASSERT_TRUE(c.waitForOp("replayed", 10s));
+    for (int i = 1; i <= 10; ++i) {
+        xaddSeq(redis, "data.quotes.NEW", i);  // ids now: before the "*" id
+    }
+    std::vector<int> seqs;
+    for (const auto& [t, seq] : readMessages(c, 10, 10s)) {
+        EXPECT_EQ(t, "data.quotes.NEW");
+        seqs.push_back(seq);
+    }
+    std::vector<int> expected(10);
+    std::iota(expected.begin(), expected.end(), 1);
+    EXPECT_EQ(seqs, expected);
+}
+
 TEST(WsReplayTest, APlainSubscribeSentDuringAReplayTakesEffectAtItsEndAndKeepsTheStreamInOrder)
 {
     OrderEventsUnderReplay o;

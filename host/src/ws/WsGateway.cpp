@@ -64,7 +64,7 @@ constexpr int kReadChunksPerWake = 8;
 constexpr std::size_t kControlMargin = 1024 * 1024;
 /// Subscribe and unsubscribe requests that may wait for a client's replays to end.
 constexpr std::size_t kMaxDeferredRequests = 64;
-/// Watermarks kept per stream, and single-"from" floors, per client.
+/// Watermarks kept per stream per client (the oldest goes first).
 constexpr std::size_t kMaxMarks = 16;
 // Clients the routing thread queued messages for are handed to their loops at the end of each
 // bus batch, or after this many routed messages within a long one (bounds the added latency).
@@ -383,7 +383,8 @@ struct Client final : Subscriber, std::enable_shared_from_this<Client> {
     std::map<std::string, std::vector<Watermark>, std::less<>> watermarks;
     /// One per subscription replayed with a single "from" (it applies to streams the replay
     /// did not read too, e.g. found by the bus only later): live messages at or below it were
-    /// asked not to be sent. Gone with the subscription's patterns; at most kMaxMarks.
+    /// asked not to be sent. Gone with the subscription (unsubscribed or asked again): at most
+    /// one per subscription.
     std::vector<Watermark> floors;
     /// Per stream, the last live message the client got outside a replay (or a replay sent
     /// for all its subscriptions): where a new replay takes over the others' messages.
@@ -517,7 +518,7 @@ struct ReplayJob {
     /// Live messages dropped meanwhile are being read again (readAgain): if the job fails now,
     /// they are lost, and the client is closed rather than left without them.
     bool rereading = false;
-    std::set<std::string, std::less<>> ownFromStreams;  ///< planned from another id than fromAll (listed, reset)
+    std::set<std::string, std::less<>> ownFromStreams;  ///< given or planned from another id than fromAll (listed, reset)
 };
 
 struct WsGateway::Impl {
@@ -758,13 +759,15 @@ bool Client::watermarkSkipsLocked(const OutFrame& f)
     if (auto it = watermarks.find(f.stream()); it != watermarks.end()) {
         std::vector<Watermark>& marks = it->second;
         std::erase_if(marks, [&](const Watermark& w) { return f.id > w.id; });  // the live flow is past them
-        if (!marks.empty()) {
-            return std::any_of(marks.begin(), marks.end(), [&](const Watermark& w) {
+        if (std::any_of(marks.begin(), marks.end(), [&](const Watermark& w) {
                 return anyCovers(w.covered, f.id, f.topic(), f.type(), heartbeat) ||
                        !anyMatches(w.subscribedAtMark, f.topic(), f.type(), heartbeat);
-            });
+            })) {
+            return true;
         }
-        watermarks.erase(it);
+        if (marks.empty()) {
+            watermarks.erase(it);
+        }
     }
     // A single "from" holds on every stream: those the replay did not read, and past where it
     // stopped on the others (a from ahead of the relay's reader).
@@ -1934,12 +1937,20 @@ void Loop::handleSubscribe(Client& c, ClientRequest& req)
     }
     {
         std::lock_guard lock(c.m);
-        for (const Filter& f : requestedFilters(req)) {
+        const std::vector<Filter> requested = requestedFilters(req);
+        // A floor goes with the subscription it was for: asked again, that one is replaced.
+        std::erase_if(c.floors, [&](const Client::Watermark& floor) {
+            return withoutPatterns(floor.covered.front().filters, requested).empty();
+        });
+        for (const Filter& f : requested) {
             const auto samePattern = [&](const Filter& g) { return g.pattern == f.pattern; };
-            // In the filters before the router routes the pattern: a catch-up starting meanwhile
-            // reads its messages too.
-            std::erase_if(c.filters, samePattern);
-            c.filters.push_back(f);
+            if (!req.hasFrom) {
+                // In the filters before the router routes the pattern: a catch-up starting
+                // meanwhile reads its messages too. (A replayed pattern joins them just before
+                // its job is posted: other replays must not take it for a live one before.)
+                std::erase_if(c.filters, samePattern);
+                c.filters.push_back(f);
+            }
             // On streams a single-"from" floor holds, everything after the reply is theirs.
             for (Client::Watermark& floor : c.floors) {
                 std::erase_if(floor.owedElsewhere, samePattern);
@@ -2562,6 +2573,7 @@ Coverage heldAfter(Coverage sent)
 void WsGateway::Impl::markReplayedLocked(ReplayJob& job)
 {
     Client& c = *job.client;
+    const std::vector<Filter> notWaiting = filtersNotWaitingLocked(c);
     for (auto& [key, rd] : job.reads) {
         if (!rd.read) {
             continue;  // a replay that failed before reading it: it covers nothing there
@@ -2576,21 +2588,24 @@ void WsGateway::Impl::markReplayedLocked(ReplayJob& job)
         if (marks.size() >= kMaxMarks) {
             marks.erase(marks.begin());
         }
-        marks.push_back(Client::Watermark{.id = rd.pos, .covered = std::move(covered), .subscribedAtMark = c.filters});
+        // Subscriptions whose replay is still to come are not in it: that replay sends theirs,
+        // and on streams it does not read they start after the entries this one read.
+        marks.push_back(Client::Watermark{.id = rd.pos, .covered = std::move(covered), .subscribedAtMark = notWaiting});
     }
     if (job.fromAll && !job.filters.empty()) {
+        std::set<std::string, std::less<>> exempt = job.ownFromStreams;
+        for (const auto& [key, id] : job.fromByStream) {
+            exempt.insert(key);  // listed: its own id holds there, even for a stream not read yet
+        }
         // Asked not to be sent by this subscription; another one of the client may want them.
         // It replaces the floor of the same patterns asked again.
         std::erase_if(c.floors, [&](const Client::Watermark& floor) {
             return withoutPatterns(floor.covered.front().filters, job.filters).empty();
         });
-        if (c.floors.size() >= kMaxMarks) {
-            c.floors.erase(c.floors.begin());
-        }
         c.floors.push_back(Client::Watermark{.id = *job.fromAll,
                                              .covered = {Coverage{job.filters, {}, {}}},
                                              .owedElsewhere = withoutPatterns(c.filters, job.filters),
-                                             .exempt = job.ownFromStreams});
+                                             .exempt = std::move(exempt)});
     }
 }
 
