@@ -917,6 +917,36 @@ TEST(WsReplayTest, AStreamListedInFromBeforeItExistsIsNotHeldBackByTheStarId)
     EXPECT_EQ(seqs, expected);
 }
 
+TEST(WsReplayTest, TwoOverlappingSubscriptionsWithOneFromEachHoldBackWhatBothHave)
+{
+    // data.quotes.* and data.* each from X: a stream found later gets nothing up to X, which
+    // both said they have, and what comes after it once.
+    RedisServer redis;
+    RelayProcess relay(RelayProcess::defaults(redis));
+    ASSERT_TRUE(relay.waitUntilConnected()) << relay.process().stderrText();
+    xaddSeq(redis, "data.quotes.OLD", 1);
+    ASSERT_TRUE(relay.waitUntilReceived(1, 10s));
+    const auto nowMs =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    const std::string from = std::to_string(nowMs + 60000) + "-0";
+    WsClient c(relay.httpPort());
+    c.sendText(R"({"op":"subscribe","topics":["data.quotes.*"],"from":")" + from + R"(","id":1})");
+    c.sendText(R"({"op":"subscribe","topics":["data.*"],"from":")" + from + R"(","id":2})");
+    for (int replayed = 0; replayed < 2;) {
+        const JsonPtr m = c.waitForOp("replayed", 10s);
+        ASSERT_TRUE(m);
+        ++replayed;
+    }
+    for (int i = 1; i <= 10; ++i) {
+        xaddSeq(redis, "data.quotes.NEW", i);  // ids now: before from
+    }
+    redis.command({"XADD", kPrefix + "data.quotes.NEW", std::to_string(nowMs + 60001) + "-0", "topic", "data.quotes.NEW",
+                   "type", "QuoteTick", "payload", R"({"type":"QuoteTick","seq":99})", "encoding", "Json"});
+    const auto msgs = readMessages(c, 2, 2s);
+    ASSERT_EQ(msgs.size(), 1u) << "second: " << msgs[1].first << " " << msgs[1].second;
+    EXPECT_EQ(msgs[0], (std::pair<std::string, int>{"data.quotes.NEW", 99}));
+}
+
 TEST(WsReplayTest, APlainSubscribeSentDuringAReplayTakesEffectAtItsEndAndKeepsTheStreamInOrder)
 {
     OrderEventsUnderReplay o;

@@ -228,8 +228,9 @@ struct Client final : Subscriber, std::enable_shared_from_this<Client> {
         /// reply (the replay read the stream past the bus), so it is not sent after newer ones.
         std::vector<Filter> subscribedAtMark;
         /// The floor: other subscriptions (replaced by pattern, gone with their unsubscribe),
-        /// whose messages are not skipped.
-        std::vector<Filter> owedElsewhere;
+        /// one filter each, whose messages are not skipped: after their own single "from"
+        /// (ownFrom) if they had one, else all.
+        std::vector<Coverage> owedElsewhere;
         /// The floor: streams the replay read from another id (listed in "from", or reset).
         std::set<std::string, std::less<>> exempt;
     };
@@ -773,7 +774,7 @@ bool Client::watermarkSkipsLocked(const OutFrame& f)
     // stopped on the others (a from ahead of the relay's reader).
     return std::any_of(floors.begin(), floors.end(), [&](const Watermark& w) {
         return f.id <= w.id && !w.exempt.contains(f.stream()) && anyCovers(w.covered, f.id, f.topic(), f.type(), heartbeat) &&
-               !anyMatches(w.owedElsewhere, f.topic(), f.type(), heartbeat);
+               !anyCovers(w.owedElsewhere, f.id, f.topic(), f.type(), heartbeat);
     });
 }
 
@@ -1951,10 +1952,11 @@ void Loop::handleSubscribe(Client& c, ClientRequest& req)
                 std::erase_if(c.filters, samePattern);
                 c.filters.push_back(f);
             }
-            // On streams a single-"from" floor holds, everything after the reply is theirs.
+            // On streams a single-"from" floor holds, everything after the reply is theirs (a
+            // replayed one's own floor narrows that as its replay ends).
             for (Client::Watermark& floor : c.floors) {
-                std::erase_if(floor.owedElsewhere, samePattern);
-                floor.owedElsewhere.push_back(f);
+                std::erase_if(floor.owedElsewhere, [&](const Coverage& g) { return samePattern(g.filters.front()); });
+                floor.owedElsewhere.push_back(Coverage{{f}, {}, {}});
             }
         }
     }
@@ -2022,7 +2024,7 @@ void Loop::handleUnsubscribe(Client& c, const ClientRequest& req)
             return std::find(req.topics.begin(), req.topics.end(), g.pattern) != req.topics.end();
         };
         for (Client::Watermark& floor : c.floors) {
-            std::erase_if(floor.owedElsewhere, gone);
+            std::erase_if(floor.owedElsewhere, [&](const Coverage& g) { return gone(g.filters.front()); });
         }
         std::erase_if(c.floors, [&](const Client::Watermark& floor) {
             return withoutPatterns(floor.covered.front().filters, c.filters).size() == floor.covered.front().filters.size();
@@ -2602,9 +2604,35 @@ void WsGateway::Impl::markReplayedLocked(ReplayJob& job)
         std::erase_if(c.floors, [&](const Client::Watermark& floor) {
             return withoutPatterns(floor.covered.front().filters, job.filters).empty();
         });
+        // The others are owed their messages: after their own floor's from where that holds on
+        // every stream, else all. And this one is owed the others' only after its from.
+        const auto holdsEverywhere = [](const Client::Watermark& floor, const Filter& f) {
+            return floor.exempt.empty() && std::any_of(floor.covered.front().filters.begin(), floor.covered.front().filters.end(),
+                                                       [&](const Filter& g) { return g.pattern == f.pattern; });
+        };
+        std::vector<Coverage> owed;
+        for (const Filter& f : withoutPatterns(c.filters, job.filters)) {
+            std::optional<StreamId> after;
+            for (const Client::Watermark& floor : c.floors) {
+                if (holdsEverywhere(floor, f)) {
+                    after = floor.id;
+                }
+            }
+            owed.push_back(Coverage{{f}, {}, {}, after});
+        }
+        if (exempt.empty()) {
+            for (Client::Watermark& floor : c.floors) {
+                for (Coverage& other : floor.owedElsewhere) {
+                    if (std::any_of(job.filters.begin(), job.filters.end(),
+                                    [&](const Filter& g) { return g.pattern == other.filters.front().pattern; })) {
+                        other.ownFrom = *job.fromAll;
+                    }
+                }
+            }
+        }
         c.floors.push_back(Client::Watermark{.id = *job.fromAll,
                                              .covered = {Coverage{job.filters, {}, {}}},
-                                             .owedElsewhere = withoutPatterns(c.filters, job.filters),
+                                             .owedElsewhere = std::move(owed),
                                              .exempt = std::move(exempt)});
     }
 }
