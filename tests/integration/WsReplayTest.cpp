@@ -101,6 +101,13 @@ std::vector<int> everyOther(int from, int last)
     return v;
 }
 
+/// Milliseconds since the epoch: the time part of the stream ids Redis gives now.
+long long wallClockMs()
+{
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
 /// Reads messages until `count` arrived or timeout; returns (topic, seq) in arrival order.
 std::vector<std::pair<std::string, int>> readMessages(WsClient& c, std::size_t count, std::chrono::milliseconds timeout)
 {
@@ -608,9 +615,7 @@ void overlappingReplay(bool futureFrom)
             (subscribed ? after : before).push_back(m->getObject("payload")->getValue<int>("seq"));
         }
         if (!asked && before.size() >= 10) {
-            const auto nowMs = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                   std::chrono::system_clock::now().time_since_epoch())
-                                   .count();
+            const long long nowMs = wallClockMs();
             const std::string from = futureFrom ? std::to_string(nowMs + 300) : "0-0";
             c.sendText(R"({"op":"subscribe","topics":["events.*"],"types":["OrderFilled"],"from":")" + from + R"("})");
             asked = true;
@@ -692,9 +697,7 @@ TEST(WsReplayTest, AFromAheadOfTheLiveFlowHoldsBackNoneOfItsOwnMessagesUpToIt)
             replayed = true;
         }
         if (!from && before.size() >= 10) {
-            const auto nowMs = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                   std::chrono::system_clock::now().time_since_epoch())
-                                   .count();
+            const long long nowMs = wallClockMs();
             from = std::pair<long long, long long>{nowMs + 300, 0};
             c.sendText(R"({"op":"subscribe","topics":["events.*"],"types":["OrderFilled"],"from":")" +
                        std::to_string(from->first) + R"(-0"})");
@@ -750,8 +753,7 @@ TEST(WsReplayTest, AFromAheadOfTheRelaysReaderHoldsBackNoneOfItsOwnMessagesUpToI
     constexpr int kBurst = 8000;
     constexpr int kLast = kBurst + 100;
     xaddOrderEvents(redis, topic, 21, kBurst, 200);
-    const auto nowMs =
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    const long long nowMs = wallClockMs();
     const std::pair<long long, long long> from{nowMs + 300, 0};
     c.sendText(R"({"op":"subscribe","topics":["events.*"],"types":["OrderFilled"],"from":")" + std::to_string(from.first) +
                R"(-0"})");
@@ -812,8 +814,7 @@ TEST(WsReplayTest, AStreamListedInFromIsNotHeldBackByTheStarIdAfterTheReplay)
         ids.push_back(xaddSeq(redis, topic, i));
     }
     ASSERT_TRUE(relay.waitUntilReceived(10, 10s));
-    const auto nowMs =
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    const long long nowMs = wallClockMs();
     WsClient c(relay.httpPort());
     c.sendText(R"({"op":"subscribe","topics":["data.quotes.*"],"from":{")" + kPrefix + topic + R"(":")" + ids[4] +
                R"(","*":")" + std::to_string(nowMs + 60000) + R"(-0"}})");
@@ -898,8 +899,7 @@ TEST(WsReplayTest, AStreamListedInFromBeforeItExistsIsNotHeldBackByTheStarId)
     ASSERT_TRUE(relay.waitUntilConnected()) << relay.process().stderrText();
     xaddSeq(redis, "data.quotes.OLD", 1);
     ASSERT_TRUE(relay.waitUntilReceived(1, 10s));
-    const auto nowMs =
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    const long long nowMs = wallClockMs();
     WsClient c(relay.httpPort());
     c.sendText(R"({"op":"subscribe","topics":["data.quotes.*"],"from":{")" + kPrefix + R"(data.quotes.NEW":"1-0","*":")" +
                std::to_string(nowMs + 60000) + R"(-0"}})");
@@ -926,8 +926,7 @@ TEST(WsReplayTest, TwoOverlappingSubscriptionsWithOneFromEachHoldBackWhatBothHav
     ASSERT_TRUE(relay.waitUntilConnected()) << relay.process().stderrText();
     xaddSeq(redis, "data.quotes.OLD", 1);
     ASSERT_TRUE(relay.waitUntilReceived(1, 10s));
-    const auto nowMs =
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    const long long nowMs = wallClockMs();
     const std::string from = std::to_string(nowMs + 60000) + "-0";
     WsClient c(relay.httpPort());
     c.sendText(R"({"op":"subscribe","topics":["data.quotes.*"],"from":")" + from + R"(","id":1})");
