@@ -147,12 +147,16 @@ void writeTopicsAndTypes(JsonWriter& w, const std::vector<std::string>& topics, 
     w.endArray();
 }
 
-/// `filters` less those with a pattern of `drop` (a subscription is one filter per pattern).
+/// One of `filters` has this pattern (a subscription is one filter per pattern).
+bool hasPattern(const std::vector<Filter>& filters, std::string_view pattern)
+{
+    return std::any_of(filters.begin(), filters.end(), [&](const Filter& f) { return f.pattern == pattern; });
+}
+
+/// `filters` less those with a pattern of `drop`.
 std::vector<Filter> withoutPatterns(std::vector<Filter> filters, const std::vector<Filter>& drop)
 {
-    std::erase_if(filters, [&](const Filter& g) {
-        return std::any_of(drop.begin(), drop.end(), [&](const Filter& f) { return f.pattern == g.pattern; });
-    });
+    std::erase_if(filters, [&](const Filter& g) { return hasPattern(drop, g.pattern); });
     return filters;
 }
 
@@ -233,6 +237,8 @@ struct Client final : Subscriber, std::enable_shared_from_this<Client> {
         std::vector<Coverage> owedElsewhere;
         /// The floor: streams the replay read from another id (listed in "from", or reset).
         std::set<std::string, std::less<>> exempt;
+        /// The floor: the patterns of the subscription it holds for.
+        const std::vector<Filter>& floorFilters() const { return covered.front().filters; }
     };
 
     Client(WsGateway::Impl& gateway, Loop& loop, Poco::Net::WebSocket socket, std::uint64_t id, std::string peer,
@@ -1941,21 +1947,20 @@ void Loop::handleSubscribe(Client& c, ClientRequest& req)
         const std::vector<Filter> requested = requestedFilters(req);
         // A floor goes with the subscription it was for: asked again, that one is replaced.
         std::erase_if(c.floors, [&](const Client::Watermark& floor) {
-            return withoutPatterns(floor.covered.front().filters, requested).empty();
+            return withoutPatterns(floor.floorFilters(), requested).empty();
         });
         for (const Filter& f : requested) {
-            const auto samePattern = [&](const Filter& g) { return g.pattern == f.pattern; };
             if (!req.hasFrom) {
                 // In the filters before the router routes the pattern: a catch-up starting
                 // meanwhile reads its messages too. (A replayed pattern joins them just before
                 // its job is posted: other replays must not take it for a live one before.)
-                std::erase_if(c.filters, samePattern);
+                std::erase_if(c.filters, [&](const Filter& g) { return g.pattern == f.pattern; });
                 c.filters.push_back(f);
             }
             // On streams a single-"from" floor holds, everything after the reply is theirs (a
             // replayed one's own floor narrows that as its replay ends).
             for (Client::Watermark& floor : c.floors) {
-                std::erase_if(floor.owedElsewhere, [&](const Coverage& g) { return samePattern(g.filters.front()); });
+                std::erase_if(floor.owedElsewhere, [&](const Coverage& g) { return g.filters.front().pattern == f.pattern; });
                 floor.owedElsewhere.push_back(Coverage{{f}, {}, {}});
             }
         }
@@ -2027,7 +2032,7 @@ void Loop::handleUnsubscribe(Client& c, const ClientRequest& req)
             std::erase_if(floor.owedElsewhere, [&](const Coverage& g) { return gone(g.filters.front()); });
         }
         std::erase_if(c.floors, [&](const Client::Watermark& floor) {
-            return withoutPatterns(floor.covered.front().filters, c.filters).size() == floor.covered.front().filters.size();
+            return withoutPatterns(floor.floorFilters(), c.filters).size() == floor.floorFilters().size();
         });
     }
     c.sendControl(textFrame(withId(std::move(out), req.idJson)));
@@ -2602,19 +2607,15 @@ void WsGateway::Impl::markReplayedLocked(ReplayJob& job)
         // Asked not to be sent by this subscription; another one of the client may want them.
         // It replaces the floor of the same patterns asked again.
         std::erase_if(c.floors, [&](const Client::Watermark& floor) {
-            return withoutPatterns(floor.covered.front().filters, job.filters).empty();
+            return withoutPatterns(floor.floorFilters(), job.filters).empty();
         });
         // The others are owed their messages: after their own floor's from where that holds on
         // every stream, else all. And this one is owed the others' only after its from.
-        const auto holdsEverywhere = [](const Client::Watermark& floor, const Filter& f) {
-            return floor.exempt.empty() && std::any_of(floor.covered.front().filters.begin(), floor.covered.front().filters.end(),
-                                                       [&](const Filter& g) { return g.pattern == f.pattern; });
-        };
         std::vector<Coverage> owed;
         for (const Filter& f : withoutPatterns(c.filters, job.filters)) {
             std::optional<StreamId> after;
             for (const Client::Watermark& floor : c.floors) {
-                if (holdsEverywhere(floor, f)) {
+                if (floor.exempt.empty() && hasPattern(floor.floorFilters(), f.pattern)) {
                     after = floor.id;
                 }
             }
@@ -2623,8 +2624,7 @@ void WsGateway::Impl::markReplayedLocked(ReplayJob& job)
         if (exempt.empty()) {
             for (Client::Watermark& floor : c.floors) {
                 for (Coverage& other : floor.owedElsewhere) {
-                    if (std::any_of(job.filters.begin(), job.filters.end(),
-                                    [&](const Filter& g) { return g.pattern == other.filters.front().pattern; })) {
+                    if (hasPattern(job.filters, other.filters.front().pattern)) {
                         other.ownFrom = *job.fromAll;
                     }
                 }
